@@ -1,0 +1,205 @@
+"""Typed settings, read once from the environment.
+
+This is the only module that reads ``os.environ``. Every value has a default
+that works on a fresh machine; a bad value fails at start with a message that
+names the variable. Units live in the names (``provider_timeout_s``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The repository root; `.local/` (embedded services, artifacts) lives under it."""
+
+PROVIDERS = ("openai", "local")
+"""Generation providers a deployment may choose with GENERATION_PROVIDER."""
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the service cannot start with."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything the web app, workers and CLI are configured with."""
+
+    database_url: str | None
+    redis_url: str | None
+    host: str
+    port: int
+    flower_port: int
+    flower_basic_auth: str | None
+    secret_key: str | None
+    generation_provider: str
+    openai_api_key: str | None
+    openai_base_url: str | None
+    image_model: str
+    chat_model: str
+    local_dir: Path
+    artifacts_dir: Path
+    embedded_pg_port: int
+    embedded_redis_port: int
+    provider_timeout_s: float
+    stage_max_attempts: int
+    stage_soft_time_limit_s: int
+    stage_time_limit_s: int
+    retry_backoff_base_s: float
+    retry_backoff_max_s: float
+    max_request_bytes: int
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def uses_embedded_services(self) -> bool:
+        """True when Postgres or Redis must be started under `.local/`."""
+        return self.database_url is None or self.redis_url is None
+
+
+def _read(
+    env: Mapping[str, str], name: str, parse: Callable[[str], T], default: T
+) -> T:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return parse(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{name}={raw!r} is not valid: {exc}") from None
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value <= 65535:
+        raise ValueError("a port is a number from 1 to 65535")
+    return value
+
+
+def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
+    def parse(raw: str) -> T:
+        value = kind(raw)
+        if value <= 0:  # type: ignore[operator]
+            raise ValueError("must be greater than 0")
+        return value
+
+    return parse
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return raw
+
+    return parse
+
+
+def _basic_auth(raw: str) -> str:
+    user, sep, password = raw.partition(":")
+    if not sep or not user or not password:
+        raise ValueError("must look like user:password")
+    return raw
+
+
+def _url(*schemes: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if not raw.startswith(schemes):
+            raise ValueError(f"must start with {' or '.join(schemes)}")
+        return raw
+
+    return parse
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Parse the environment into Settings; raises SettingsError naming the variable."""
+    env = os.environ if env is None else env
+    openai_api_key = _read(env, "OPENAI_API_KEY", str, None)
+    local_dir = _read(env, "LOCAL_DIR", Path, PROJECT_ROOT / ".local")
+    settings = Settings(
+        database_url=_read(env, "DATABASE_URL", _url("postgresql"), None),
+        redis_url=_read(
+            env, "REDIS_URL", _url("redis://", "rediss://", "unix://"), None
+        ),
+        host=_read(env, "HOST", str, "127.0.0.1"),
+        port=_read(env, "PORT", _port, 8000),
+        flower_port=_read(env, "FLOWER_PORT", _port, 5555),
+        flower_basic_auth=_read(env, "FLOWER_BASIC_AUTH", _basic_auth, None),
+        secret_key=_read(env, "SECRET_KEY", str, None),
+        generation_provider=_read(
+            env,
+            "GENERATION_PROVIDER",
+            _choice(*PROVIDERS),
+            "openai" if openai_api_key else "local",
+        ),
+        openai_api_key=openai_api_key,
+        openai_base_url=_read(
+            env, "OPENAI_BASE_URL", _url("http://", "https://"), None
+        ),
+        image_model=_read(env, "IMAGE_MODEL", str, "gpt-image-1"),
+        chat_model=_read(env, "CHAT_MODEL", str, "gpt-4o-mini"),
+        local_dir=local_dir,
+        artifacts_dir=_read(env, "ARTIFACTS_DIR", Path, local_dir / "artifacts"),
+        embedded_pg_port=_read(env, "EMBEDDED_PG_PORT", _port, 54329),
+        embedded_redis_port=_read(env, "EMBEDDED_REDIS_PORT", _port, 56379),
+        provider_timeout_s=_read(env, "PROVIDER_TIMEOUT_S", _positive(float), 120.0),
+        stage_max_attempts=_read(env, "STAGE_MAX_ATTEMPTS", _positive(int), 3),
+        stage_soft_time_limit_s=_read(
+            env, "STAGE_SOFT_TIME_LIMIT_S", _positive(int), 600
+        ),
+        stage_time_limit_s=_read(env, "STAGE_TIME_LIMIT_S", _positive(int), 660),
+        retry_backoff_base_s=_read(env, "RETRY_BACKOFF_BASE_S", _positive(float), 2.0),
+        retry_backoff_max_s=_read(env, "RETRY_BACKOFF_MAX_S", _positive(float), 300.0),
+        max_request_bytes=_read(
+            env, "MAX_REQUEST_BYTES", _positive(int), 16 * 1024 * 1024
+        ),
+    )
+    if settings.generation_provider == "openai" and not settings.openai_api_key:
+        raise SettingsError("GENERATION_PROVIDER=openai needs OPENAI_API_KEY to be set")
+    if settings.stage_time_limit_s <= settings.stage_soft_time_limit_s:
+        raise SettingsError(
+            "STAGE_TIME_LIMIT_S must be greater than STAGE_SOFT_TIME_LIMIT_S"
+        )
+    return settings
+
+
+def local_secret(settings: Settings, name: str, make: Callable[[], str]) -> str:
+    """Read a generated secret from `.local/`, creating it (mode 0600) on first use."""
+    path = settings.local_dir / name
+    if path.exists():
+        return path.read_text().strip()
+    settings.local_dir.mkdir(parents=True, exist_ok=True)
+    # Write aside, then link into place: link fails if another process won the race,
+    # and then its value is the one everyone uses.
+    draft = path.with_name(f".{name}.{os.getpid()}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(make() + "\n")
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text().strip()
+
+
+def flower_basic_auth(settings: Settings) -> str:
+    """FLOWER_BASIC_AUTH, or a generated `admin:<password>` kept under `.local/`."""
+    if settings.flower_basic_auth:
+        return settings.flower_basic_auth
+    return local_secret(
+        settings, "flower_basic_auth", lambda: f"admin:{secrets.token_urlsafe(12)}"
+    )
+
+
+def secret_key(settings: Settings) -> str:
+    """SECRET_KEY, or a generated key kept under `.local/` so sessions survive restarts."""
+    if settings.secret_key:
+        return settings.secret_key
+    return local_secret(settings, "secret_key", lambda: secrets.token_urlsafe(32))

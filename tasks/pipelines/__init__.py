@@ -1,0 +1,54 @@
+"""The pipelines: each job kind is an ordered list of named stages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tasks.context import StageContext
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stage:
+    """One step of a pipeline; `weight` is its share of the job's progress bar."""
+
+    name: str
+    run: Callable[[StageContext], dict[str, Any]]
+    weight: int = 1
+
+
+def _pipelines() -> dict[str, tuple[Stage, ...]]:
+    from tasks.pipelines.image import IMAGE_STAGES
+
+    return {"image": IMAGE_STAGES}
+
+
+PIPELINES: dict[str, tuple[Stage, ...]] = _pipelines()
+"""kind -> its stages in order."""
+
+KINDS = tuple(PIPELINES)
+"""The job kinds the service accepts."""
+
+STAGE_NAMES: tuple[str, ...] = tuple(
+    dict.fromkeys(stage.name for stages in PIPELINES.values() for stage in stages)
+)
+"""Every distinct stage name; each is one Celery task with its own queues."""
+
+
+def stages_of(kind: str) -> tuple[Stage, ...]:
+    """The stages of a job kind, in order."""
+    return PIPELINES[kind]
+
+
+def progress_at(kind: str, stage_name: str, fraction: float) -> int:
+    """Overall job progress (0-100) when `stage_name` is `fraction` done."""
+    stages = PIPELINES[kind]
+    total = sum(stage.weight for stage in stages)
+    done = 0
+    for stage in stages:
+        if stage.name == stage_name:
+            return min(100, int(100 * (done + stage.weight * fraction) / total))
+        done += stage.weight
+    raise KeyError(stage_name)

@@ -1,0 +1,35 @@
+"""Generation providers behind one small Protocol; pipelines never know which one runs."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Protocol
+
+from config import get_settings
+
+
+class Provider(Protocol):
+    """What a pipeline may ask of a generation provider."""
+
+    name: str
+
+    def refine_prompt(self, prompt: str) -> str:
+        """Return a clearer, more detailed image prompt."""
+        ...
+
+    def generate_image(self, prompt: str, *, size: str, quality: str) -> bytes:
+        """Return one PNG for the prompt."""
+        ...
+
+
+@cache
+def get_provider() -> Provider:
+    """The provider chosen by GENERATION_PROVIDER, built once per process."""
+    settings = get_settings()
+    if settings.generation_provider == "openai":
+        from tasks.providers.openai_provider import OpenAIProvider
+
+        return OpenAIProvider.from_settings(settings)
+    from tasks.providers.local import LocalProvider
+
+    return LocalProvider()

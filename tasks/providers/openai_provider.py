@@ -1,0 +1,135 @@
+"""The OpenAI provider: the official client, pointed at any OpenAI-compatible base URL.
+
+The client's own retries are off (`max_retries=0`): our stage runner owns retry
+policy. Its exceptions are translated into `tasks.errors` here, at the boundary.
+"""
+
+from __future__ import annotations
+
+import base64
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import openai
+
+from config import Settings
+from tasks.errors import (
+    ContentRejected,
+    InvalidInput,
+    PermanentError,
+    ProviderAuthError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+)
+
+REFINE_INSTRUCTIONS = (
+    "Rewrite the user's image request as one clear, detailed prompt for an image model. "
+    "Keep the user's subject and intent; answer with the prompt only."
+)
+"""System message for the prepare stage's chat call."""
+
+
+class OpenAIProvider:
+    """Images and chat through the `openai` client."""
+
+    name = "openai"
+
+    def __init__(
+        self, client: openai.OpenAI, *, image_model: str, chat_model: str
+    ) -> None:
+        self.client = client
+        self.image_model = image_model
+        self.chat_model = chat_model
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenAIProvider:
+        """Build the client with our timeouts and no client-side retries."""
+        client = openai.OpenAI(
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+            timeout=settings.provider_timeout_s,
+            max_retries=0,
+        )
+        return cls(
+            client, image_model=settings.image_model, chat_model=settings.chat_model
+        )
+
+    def refine_prompt(self, prompt: str) -> str:
+        """Ask the chat model for a better image prompt; keep the original if it says nothing."""
+        with translate_errors():
+            response = self.client.chat.completions.create(
+                model=self.chat_model,
+                messages=[
+                    {"role": "system", "content": REFINE_INSTRUCTIONS},
+                    {"role": "user", "content": prompt},
+                ],
+            )
+        content = response.choices[0].message.content if response.choices else None
+        return (content or "").strip() or prompt
+
+    def generate_image(self, prompt: str, *, size: str, quality: str) -> bytes:
+        """One images.generate call; returns the PNG bytes."""
+        with translate_errors():
+            response = self.client.images.generate(
+                model=self.image_model, prompt=prompt, size=size, quality=quality, n=1
+            )
+        image = response.data[0] if response.data else None
+        if image is not None and image.b64_json:
+            return base64.b64decode(image.b64_json)
+        if image is not None and image.url:
+            return _download(image.url, timeout_s=self.client.timeout)
+        raise PermanentError("the provider returned no image")
+
+
+def _download(url: str, *, timeout_s: object) -> bytes:
+    timeout = timeout_s if isinstance(timeout_s, int | float) else 60.0
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+            return bytes(response.read())
+    except OSError as exc:
+        raise ProviderUnavailable(
+            f"could not download the generated image: {exc}"
+        ) from exc
+
+
+def _retry_after_s(response: object) -> float | None:
+    headers = getattr(response, "headers", None)
+    raw = headers.get("retry-after") if headers is not None else None
+    try:
+        return float(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn `openai` exceptions into the error tree the stage runner understands."""
+    try:
+        yield
+    except openai.RateLimitError as exc:
+        raise RateLimited(
+            "the provider is rate limiting us",
+            retry_after_s=_retry_after_s(exc.response),
+        ) from exc
+    except openai.APITimeoutError as exc:
+        raise ProviderTimeout("the provider did not answer in time") from exc
+    except openai.APIConnectionError as exc:
+        raise ProviderUnavailable("the provider could not be reached") from exc
+    except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+        raise ProviderAuthError("the provider rejected our credentials") from exc
+    except openai.BadRequestError as exc:
+        if exc.code == "content_policy_violation":
+            raise ContentRejected(
+                "the provider's content policy rejected this prompt; rephrase it"
+            ) from exc
+        raise InvalidInput(f"the provider rejected the request: {exc.message}") from exc
+    except openai.APIStatusError as exc:
+        if exc.status_code >= 500 or exc.status_code in (408, 409):
+            raise ProviderUnavailable(
+                f"the provider failed ({exc.status_code})"
+            ) from exc
+        raise PermanentError(
+            f"the provider refused the request ({exc.status_code})"
+        ) from exc

@@ -1,0 +1,193 @@
+"""The generic stage runner: claim a stage, run it, record the outcome, hand over.
+
+Each stage name is one Celery task (`stage.<name>`) taking ids, not objects:
+`(job_id, expected_attempts)`. The claim is committed before any provider call,
+so a duplicate delivery finds the stage taken and does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from tasks.artifacts import job_dir
+from tasks.claims import claim_stage, holds_fence, settle_stage
+from tasks.context import StageCanceled, StageContext
+from tasks.db import db
+from tasks.enqueue import enqueue_stage, stage_task_name
+from tasks.errors import GenerationError, PermanentError, ProviderTimeout
+from tasks.models import Job, JobStage
+from tasks.pipelines import STAGE_NAMES, Stage, progress_at, stages_of
+from tasks.providers import get_provider
+from tasks.retry_policy import stage_retry_policy
+from tasks.states import FINAL, PENDING, PROCESSING, record_progress, transition
+
+log = logging.getLogger(__name__)
+
+
+class InternalError(PermanentError):
+    """A bug in a stage: fail the job with a generic message (details go to the log)."""
+
+    code = "internal_error"
+
+
+def run_stage(job_id: str, stage_name: str, expected_attempts: int) -> None:
+    """Run one attempt of one stage of a job, if this delivery wins the claim."""
+    job = db.session.get(Job, job_id)
+    if job is None or job.status in FINAL:
+        log.info("skip %s of job %s: job is gone or finished", stage_name, job_id)
+        return
+    fence = claim_stage(job_id, stage_name, expected_attempts)
+    if fence is None:
+        db.session.rollback()
+        log.info(
+            "skip %s of job %s: attempt %s already claimed",
+            stage_name,
+            job_id,
+            expected_attempts,
+        )
+        return
+    if not _start(job, stage_name, fence):
+        settle_stage(job_id, stage_name, fence, "canceled")
+        db.session.commit()
+        return
+    db.session.commit()
+    ctx = _context(job, stage_name, fence)
+    stage = next(s for s in stages_of(job.kind) if s.name == stage_name)
+    try:
+        output = stage.run(ctx)
+    except StageCanceled:
+        db.session.rollback()
+        settle_stage(job_id, stage_name, fence, "canceled")
+        db.session.commit()
+    except SoftTimeLimitExceeded:
+        _retry_or_fail(job, ctx, ProviderTimeout("the stage ran past its time limit"))
+    except GenerationError as exc:
+        _retry_or_fail(job, ctx, exc)
+    except Exception:
+        log.exception("stage %s of job %s crashed", stage_name, job_id)
+        _retry_or_fail(job, ctx, InternalError("an internal error stopped this job"))
+    else:
+        _advance(job, ctx, stage, output)
+
+
+def _start(job: Job, stage_name: str, fence: int) -> bool:
+    start = {"stage": stage_name, "progress": progress_at(job.kind, stage_name, 0)}
+    message = f"Running {stage_name}"
+    if transition(job.id, PENDING, PROCESSING, message=message, **start):
+        return True
+    fenced = holds_fence(job.id, stage_name, fence)
+    return record_progress(
+        job.id, where=fenced, event_type="stage", message=message, **start
+    )
+
+
+def _context(job: Job, stage_name: str, fence: int) -> StageContext:
+    done = db.session.execute(
+        db.select(JobStage.name, JobStage.output).where(
+            JobStage.job_id == job.id, JobStage.status == "completed"
+        )
+    ).all()
+    return StageContext(
+        job_id=job.id,
+        kind=job.kind,
+        stage=stage_name,
+        fence=fence,
+        input=job.input,
+        outputs={name: output or {} for name, output in done},
+        provider=get_provider(),
+        workdir=job_dir(job.id),
+    )
+
+
+def _advance(job: Job, ctx: StageContext, stage: Stage, output: dict[str, Any]) -> None:
+    if not settle_stage(job.id, stage.name, ctx.fence, "completed", output=output):
+        db.session.rollback()
+        log.warning(
+            "job %s: %s attempt %s lost its claim; result dropped",
+            job.id,
+            stage.name,
+            ctx.fence,
+        )
+        return
+    stages = stages_of(job.kind)
+    following = stages[[s.name for s in stages].index(stage.name) + 1 :]
+    if not following:
+        transition(
+            job.id,
+            PROCESSING,
+            "completed",
+            result=output,
+            progress=100,
+            message="Completed",
+        )
+        db.session.commit()
+        return
+    upcoming = following[0].name
+    moved = record_progress(
+        job.id,
+        event_type="stage",
+        stage=upcoming,
+        progress=progress_at(job.kind, upcoming, 0),
+        message=f"Waiting for {upcoming}",
+    )
+    db.session.commit()
+    if moved:
+        attempts = db.session.execute(
+            db.select(JobStage.attempts).where(
+                JobStage.job_id == job.id, JobStage.name == upcoming
+            )
+        ).scalar_one()
+        enqueue_stage(job.id, upcoming, attempts=attempts, lane=job.priority)
+
+
+def _retry_or_fail(job: Job, ctx: StageContext, error: GenerationError) -> None:
+    db.session.rollback()
+    policy = stage_retry_policy()
+    if policy.should_retry(error, ctx.fence):
+        delay_s = policy.delay_s(error, ctx.fence)
+        if settle_stage(
+            job.id,
+            ctx.stage,
+            ctx.fence,
+            PENDING,
+            error=error.as_json(),
+            enqueued_at=None,
+        ):
+            record_progress(
+                job.id,
+                message=f"{error.message}; retrying in {delay_s:.0f} s "
+                f"(attempt {ctx.fence + 1} of {policy.max_attempts})",
+            )
+            db.session.commit()
+            enqueue_stage(
+                job.id,
+                ctx.stage,
+                attempts=ctx.fence,
+                lane=job.priority,
+                countdown_s=delay_s,
+            )
+        return
+    if settle_stage(job.id, ctx.stage, ctx.fence, "failed", error=error.as_json()):
+        transition(
+            job.id, PROCESSING, "failed", error=error.as_json(), message=error.message
+        )
+        db.session.commit()
+
+
+def _register_stage_task(stage: str) -> Task:  # type: ignore[type-arg]
+    @shared_task(name=stage_task_name(stage), ignore_result=True)
+    def run(job_id: str, expected_attempts: int) -> None:
+        run_stage(job_id, stage, expected_attempts)
+
+    run.__doc__ = f"Run one attempt of the `{stage}` stage of a job."
+    return run  # type: ignore[no-any-return]
+
+
+STAGE_TASKS: dict[str, Task] = {
+    stage: _register_stage_task(stage) for stage in STAGE_NAMES
+}  # type: ignore[type-arg]
+"""stage name -> its Celery task."""

@@ -1,0 +1,97 @@
+"""Request bodies, validated strictly; errors name the field at fault."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tasks.models import LANES, TIERS
+from tasks.pipelines import KINDS
+from webapp.errors import ApiError
+
+IMAGE_SIZES = ("256x256", "512x512", "1024x1024", "1024x1536", "1536x1024")
+"""Sizes the image pipeline accepts (what gpt-image models produce)."""
+
+M = TypeVar("M", bound=BaseModel)
+
+TIER_LANES: dict[str, tuple[str, ...]] = {"vip": LANES, "standard": ("default", "low")}
+"""tier -> the lanes its jobs may use; a job may ask for less, never more."""
+
+assert set(TIER_LANES) == set(TIERS)
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors, and values are not coerced between types."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ImageInput(Strict):
+    """Input of an `image` job."""
+
+    prompt: str = Field(min_length=1, max_length=4000)
+    size: Literal[IMAGE_SIZES] = "1024x1024"  # type: ignore[valid-type]
+    quality: Literal["auto", "low", "medium", "high"] = "auto"
+
+    @field_validator("prompt")
+    @classmethod
+    def not_blank(cls, value: str) -> str:
+        """A prompt of only spaces says nothing."""
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
+class JobRequest(Strict):
+    """Body of POST /api/v1/jobs."""
+
+    kind: str
+    input: dict[str, Any]
+    priority: Literal["high", "default", "low"] | None = None
+
+
+INPUT_MODELS: dict[str, type[Strict]] = {"image": ImageInput}
+"""kind -> the model its `input` must satisfy."""
+
+assert set(INPUT_MODELS) == set(KINDS)
+
+
+def parse_job_request(body: object, tier: str) -> tuple[str, dict[str, Any], str]:
+    """Validate a submit body; returns (kind, normalised input, lane) or raises 422."""
+    request = _validate(JobRequest, body, prefix="")
+    if request.kind not in INPUT_MODELS:
+        raise ApiError(
+            422,
+            "invalid_field",
+            f"kind must be one of: {', '.join(INPUT_MODELS)}",
+            field="kind",
+        )
+    job_input = _validate(INPUT_MODELS[request.kind], request.input, prefix="input.")
+    allowed = TIER_LANES[tier]
+    lane = request.priority or allowed[0]
+    if lane not in allowed:
+        raise ApiError(
+            422,
+            "invalid_field",
+            f"priority {lane!r} is above what the {tier} tier allows ({', '.join(allowed)})",
+            field="priority",
+        )
+    return request.kind, job_input.model_dump(), lane
+
+
+def _validate(model: type[M], data: object, *, prefix: str) -> M:
+    if not isinstance(data, dict):
+        field = prefix.rstrip(".") or None
+        raise ApiError(422, "invalid_field", "must be a JSON object", field=field)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = prefix + ".".join(str(part) for part in first["loc"])
+        message = (
+            first["msg"] if first["type"] != "extra_forbidden" else "unknown field"
+        )
+        raise ApiError(
+            422, "invalid_field", f"{field}: {message}", field=field
+        ) from None

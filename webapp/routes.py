@@ -1,0 +1,17 @@
+"""The one route table: every blueprint the web app serves."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from webapp import ui
+from webapp.api import health, jobs
+
+BLUEPRINTS = (health.bp, jobs.bp, ui.bp)
+"""Registered in this order; each owns one URL area."""
+
+
+def register(app: Flask) -> None:
+    """Attach every blueprint to the app."""
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
