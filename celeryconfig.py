@@ -45,13 +45,9 @@ worker_prefetch_multiplier = 1
 task_soft_time_limit = _settings.stage_soft_time_limit_s
 task_time_limit = _settings.stage_time_limit_s
 
-task_queues = [Queue(queue_name(stage)) for stage in STAGE_NAMES] + [
-    Queue("maintenance")
-]
+task_queues = [Queue(queue_name(stage)) for stage in STAGE_NAMES] + [Queue("maintenance")]
 task_default_queue = "maintenance"
-task_routes = {
-    stage_task_name(stage): {"queue": queue_name(stage)} for stage in STAGE_NAMES
-}
+task_routes = {stage_task_name(stage): {"queue": queue_name(stage)} for stage in STAGE_NAMES}
 task_routes["maintenance.*"] = {"queue": "maintenance"}
 task_default_priority = PRIORITY_STEPS[1]
 

@@ -57,15 +57,11 @@ def ensure_services(settings: Settings) -> tuple[str, str]:
     if db_url is None or broker_url is None:
         with _lock(settings.local_dir):
             if db_url is None:
-                _ensure_postgres(
-                    settings.local_dir / "postgres", settings.embedded_pg_port
-                )
+                _ensure_postgres(settings.local_dir / "postgres", settings.embedded_pg_port)
                 ensure_database(settings.embedded_pg_port, "genjobs")
                 db_url = database_url(settings.embedded_pg_port, "genjobs")
             if broker_url is None:
-                _ensure_redis(
-                    settings.local_dir / "redis", settings.embedded_redis_port
-                )
+                _ensure_redis(settings.local_dir / "redis", settings.embedded_redis_port)
                 broker_url = redis_url(settings.embedded_redis_port)
     return db_url, broker_url
 
@@ -89,9 +85,7 @@ def ensure_database(port: int, name: str, *, recreate: bool = False) -> None:
     """Create database `name` on the embedded Postgres if missing (or anew)."""
     import psycopg2
 
-    conn = psycopg2.connect(
-        host="127.0.0.1", port=port, user=PG_SUPERUSER, dbname="postgres"
-    )
+    conn = psycopg2.connect(host="127.0.0.1", port=port, user=PG_SUPERUSER, dbname="postgres")
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
@@ -147,9 +141,7 @@ def _run_as_postgres_user() -> dict[str, object]:
     try:
         pwd.getpwnam(PG_SYSTEM_USER)
     except KeyError:
-        subprocess.run(
-            ["useradd", "--system", PG_SYSTEM_USER], check=True, capture_output=True
-        )
+        subprocess.run(["useradd", "--system", PG_SYSTEM_USER], check=True, capture_output=True)
     # The unprivileged user must reach the binaries and the data folder through every parent.
     for path in (Path(_pg_bin("postgres")), Path(__file__)):
         for parent in path.parents:
@@ -188,12 +180,8 @@ def _ensure_postgres(base: Path, port: int) -> None:
             timeout=START_TIMEOUT_S,
             **as_user,  # type: ignore[arg-type]
         )
-    (pgdata / "postmaster.pid").unlink(
-        missing_ok=True
-    )  # stale after a crash; port is free
-    options = (
-        f"-p {port} -h 127.0.0.1 -c unix_socket_directories='' -c max_connections=300"
-    )
+    (pgdata / "postmaster.pid").unlink(missing_ok=True)  # stale after a crash; port is free
+    options = f"-p {port} -h 127.0.0.1 -c unix_socket_directories='' -c max_connections=300"
     _pg_ctl(pgdata, ["start", "-w", "-l", str(log), "-o", options])
     _wait_for_port(port, "Postgres", log)
 

@@ -62,9 +62,7 @@ class Settings:
         return self.database_url is None or self.redis_url is None
 
 
-def _read(
-    env: Mapping[str, str], name: str, parse: Callable[[str], T], default: T
-) -> T:
+def _read(env: Mapping[str, str], name: str, parse: Callable[[str], T], default: T) -> T:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -123,9 +121,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     local_dir = _read(env, "LOCAL_DIR", Path, PROJECT_ROOT / ".local")
     settings = Settings(
         database_url=_read(env, "DATABASE_URL", _url("postgresql"), None),
-        redis_url=_read(
-            env, "REDIS_URL", _url("redis://", "rediss://", "unix://"), None
-        ),
+        redis_url=_read(env, "REDIS_URL", _url("redis://", "rediss://", "unix://"), None),
         host=_read(env, "HOST", str, "127.0.0.1"),
         port=_read(env, "PORT", _port, 8000),
         flower_port=_read(env, "FLOWER_PORT", _port, 5555),
@@ -138,9 +134,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "openai" if openai_api_key else "local",
         ),
         openai_api_key=openai_api_key,
-        openai_base_url=_read(
-            env, "OPENAI_BASE_URL", _url("http://", "https://"), None
-        ),
+        openai_base_url=_read(env, "OPENAI_BASE_URL", _url("http://", "https://"), None),
         image_model=_read(env, "IMAGE_MODEL", str, "gpt-image-1"),
         chat_model=_read(env, "CHAT_MODEL", str, "gpt-4o-mini"),
         local_dir=local_dir,
@@ -149,22 +143,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         embedded_redis_port=_read(env, "EMBEDDED_REDIS_PORT", _port, 56379),
         provider_timeout_s=_read(env, "PROVIDER_TIMEOUT_S", _positive(float), 120.0),
         stage_max_attempts=_read(env, "STAGE_MAX_ATTEMPTS", _positive(int), 3),
-        stage_soft_time_limit_s=_read(
-            env, "STAGE_SOFT_TIME_LIMIT_S", _positive(int), 600
-        ),
+        stage_soft_time_limit_s=_read(env, "STAGE_SOFT_TIME_LIMIT_S", _positive(int), 600),
         stage_time_limit_s=_read(env, "STAGE_TIME_LIMIT_S", _positive(int), 660),
         retry_backoff_base_s=_read(env, "RETRY_BACKOFF_BASE_S", _positive(float), 2.0),
         retry_backoff_max_s=_read(env, "RETRY_BACKOFF_MAX_S", _positive(float), 300.0),
-        max_request_bytes=_read(
-            env, "MAX_REQUEST_BYTES", _positive(int), 16 * 1024 * 1024
-        ),
+        max_request_bytes=_read(env, "MAX_REQUEST_BYTES", _positive(int), 16 * 1024 * 1024),
     )
     if settings.generation_provider == "openai" and not settings.openai_api_key:
         raise SettingsError("GENERATION_PROVIDER=openai needs OPENAI_API_KEY to be set")
     if settings.stage_time_limit_s <= settings.stage_soft_time_limit_s:
-        raise SettingsError(
-            "STAGE_TIME_LIMIT_S must be greater than STAGE_SOFT_TIME_LIMIT_S"
-        )
+        raise SettingsError("STAGE_TIME_LIMIT_S must be greater than STAGE_SOFT_TIME_LIMIT_S")
     return settings
 
 
@@ -193,9 +181,7 @@ def flower_basic_auth(settings: Settings) -> str:
     """FLOWER_BASIC_AUTH, or a generated `admin:<password>` kept under `.local/`."""
     if settings.flower_basic_auth:
         return settings.flower_basic_auth
-    return local_secret(
-        settings, "flower_basic_auth", lambda: f"admin:{secrets.token_urlsafe(12)}"
-    )
+    return local_secret(settings, "flower_basic_auth", lambda: f"admin:{secrets.token_urlsafe(12)}")
 
 
 def secret_key(settings: Settings) -> str:

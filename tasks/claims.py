@@ -50,9 +50,7 @@ def holds_fence(job_id: str, stage: str, fence: int) -> ColumnElement[bool]:
     )
 
 
-def settle_stage(
-    job_id: str, stage: str, fence: int, status: str, **values: Any
-) -> bool:
+def settle_stage(job_id: str, stage: str, fence: int, status: str, **values: Any) -> bool:
     """Move a running stage this attempt owns to `status`; False if the fence was lost."""
     if status in ("completed", "failed", "canceled"):
         values.setdefault("finished_at", func.now())

@@ -46,9 +46,7 @@ class StageContext:
         if not moved:
             raise StageCanceled(self.job_id)
 
-    def save_artifact(
-        self, name: str, data: bytes, content_type: str
-    ) -> dict[str, Any]:
+    def save_artifact(self, name: str, data: bytes, content_type: str) -> dict[str, Any]:
         """Store a result file in the job's folder and describe it for the result."""
         write_atomic(self.workdir / name, data)
         return {"name": name, "content_type": content_type, "size": len(data)}

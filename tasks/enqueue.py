@@ -60,9 +60,7 @@ def enqueue_stage(
             countdown=countdown_s,
         )
     except BROKER_ERRORS as exc:
-        log.warning(
-            "could not enqueue %s of job %s (will retry later): %s", stage, job_id, exc
-        )
+        log.warning("could not enqueue %s of job %s (will retry later): %s", stage, job_id, exc)
         return False
     mark_enqueued(job_id, stage, attempts)
     db.session.commit()

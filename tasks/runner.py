@@ -80,9 +80,7 @@ def _start(job: Job, stage_name: str, fence: int) -> bool:
     if transition(job.id, PENDING, PROCESSING, message=message, **start):
         return True
     fenced = holds_fence(job.id, stage_name, fence)
-    return record_progress(
-        job.id, where=fenced, event_type="stage", message=message, **start
-    )
+    return record_progress(job.id, where=fenced, event_type="stage", message=message, **start)
 
 
 def _context(job: Job, stage_name: str, fence: int) -> StageContext:
@@ -137,9 +135,7 @@ def _advance(job: Job, ctx: StageContext, stage: Stage, output: dict[str, Any]) 
     db.session.commit()
     if moved:
         attempts = db.session.execute(
-            db.select(JobStage.attempts).where(
-                JobStage.job_id == job.id, JobStage.name == upcoming
-            )
+            db.select(JobStage.attempts).where(JobStage.job_id == job.id, JobStage.name == upcoming)
         ).scalar_one()
         enqueue_stage(job.id, upcoming, attempts=attempts, lane=job.priority)
 
@@ -172,9 +168,7 @@ def _retry_or_fail(job: Job, ctx: StageContext, error: GenerationError) -> None:
             )
         return
     if settle_stage(job.id, ctx.stage, ctx.fence, "failed", error=error.as_json()):
-        transition(
-            job.id, PROCESSING, "failed", error=error.as_json(), message=error.message
-        )
+        transition(job.id, PROCESSING, "failed", error=error.as_json(), message=error.message)
         db.session.commit()
 
 
@@ -187,7 +181,5 @@ def _register_stage_task(stage: str) -> Task:  # type: ignore[type-arg]
     return run  # type: ignore[no-any-return]
 
 
-STAGE_TASKS: dict[str, Task] = {
-    stage: _register_stage_task(stage) for stage in STAGE_NAMES
-}  # type: ignore[type-arg]
+STAGE_TASKS: dict[str, Task] = {stage: _register_stage_task(stage) for stage in STAGE_NAMES}  # type: ignore[type-arg]
 """stage name -> its Celery task."""

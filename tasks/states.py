@@ -98,9 +98,7 @@ def _write(
         update(Job)
         .where(Job.id == job_id, condition)
         .values(**values, last_seq=Job.last_seq + 1, updated_at=func.now())
-        .returning(
-            Job.last_seq, Job.status, Job.stage, Job.progress, Job.message, Job.error
-        )
+        .returning(Job.last_seq, Job.status, Job.stage, Job.progress, Job.message, Job.error)
         .execution_options(synchronize_session=False)
     )
     row = db.session.execute(stmt).one_or_none()
@@ -115,9 +113,7 @@ def _write(
     if row.error:
         data["error"] = row.error
     db.session.execute(
-        insert(JobEvent).values(
-            job_id=job_id, seq=row.last_seq, type=event_type, data=data
-        )
+        insert(JobEvent).values(job_id=job_id, seq=row.last_seq, type=event_type, data=data)
     )
     return True
 

@@ -26,9 +26,7 @@ def submit_job(*, user: User, kind: str, job_input: dict[str, Any], lane: str) -
         input=job_input,
         message=QUEUED_MESSAGE,
         progress=0,
-        stages=[
-            JobStage(position=i, name=stage.name) for i, stage in enumerate(stages)
-        ],
+        stages=[JobStage(position=i, name=stage.name) for i, stage in enumerate(stages)],
     )
     db.session.add(job)
     append_created_event(job)

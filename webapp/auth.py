@@ -54,11 +54,7 @@ def require_api_key(view: Callable[P, R]) -> Callable[P, R]:
     @wraps(view)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        user = (
-            user_for_key(token.strip())
-            if scheme.lower() == "bearer" and token
-            else None
-        )
+        user = user_for_key(token.strip()) if scheme.lower() == "bearer" and token else None
         if user is None:
             raise ApiError(
                 401,

@@ -18,9 +18,7 @@ users = AppGroup("users", help="Manage users and their API keys.")
 @click.option("--tier", type=click.Choice(TIERS), default="standard", show_default=True)
 def create_user(name: str, tier: str) -> None:
     """Create a user and print a new API key (shown once) as the last line."""
-    if db.session.execute(
-        db.select(User).where(User.name == name)
-    ).scalar_one_or_none():
+    if db.session.execute(db.select(User).where(User.name == name)).scalar_one_or_none():
         raise click.ClickException(f"a user named {name!r} already exists")
     user = User(name=name, tier=tier)
     db.session.add(user)
@@ -34,9 +32,7 @@ def create_user(name: str, tier: str) -> None:
 @click.argument("name")
 def new_key(name: str) -> None:
     """Issue another API key to an existing user; printed as the last line."""
-    user = db.session.execute(
-        db.select(User).where(User.name == name)
-    ).scalar_one_or_none()
+    user = db.session.execute(db.select(User).where(User.name == name)).scalar_one_or_none()
     if user is None:
         raise click.ClickException(f"no user named {name!r}")
     raw_key = issue_api_key(user)

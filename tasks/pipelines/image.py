@@ -49,9 +49,7 @@ def finalize(ctx: StageContext) -> dict[str, Any]:
         image = Image.open(ctx.workdir / RAW_FILE)
         image.load()
     except (OSError, UnidentifiedImageError) as exc:
-        raise PermanentError(
-            "the provider returned something that is not an image"
-        ) from exc
+        raise PermanentError("the provider returned something that is not an image") from exc
     artifacts = [
         ctx.save_artifact("image.png", _png(image), "image/png"),
         ctx.save_artifact("thumbnail.png", _png(_thumbnail(image)), "image/png"),

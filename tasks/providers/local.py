@@ -34,9 +34,7 @@ class LocalProvider:
         draw = ImageDraw.Draw(image)
         for y in range(height):
             mix = y / max(height - 1, 1)
-            colour = tuple(
-                int(a + (b - a) * mix) for a, b in zip(top, bottom, strict=True)
-            )
+            colour = tuple(int(a + (b - a) * mix) for a, b in zip(top, bottom, strict=True))
             draw.line([(0, y), (width, y)], fill=colour)
         for index in range(4):
             x, y = digest[10 + index] / 255 * width, digest[14 + index] / 255 * height
@@ -47,9 +45,7 @@ class LocalProvider:
                 width=4,
             )
         font = ImageFont.load_default(size=max(12, width // 24))
-        lines = textwrap.wrap(prompt, width=34)[
-            :6
-        ]  # ~34 characters fit at this font size
+        lines = textwrap.wrap(prompt, width=34)[:6]  # ~34 characters fit at this font size
         draw.multiline_text(
             (width * 0.06, height * 0.06),
             "\n".join(lines),

@@ -36,9 +36,7 @@ class OpenAIProvider:
 
     name = "openai"
 
-    def __init__(
-        self, client: openai.OpenAI, *, image_model: str, chat_model: str
-    ) -> None:
+    def __init__(self, client: openai.OpenAI, *, image_model: str, chat_model: str) -> None:
         self.client = client
         self.image_model = image_model
         self.chat_model = chat_model
@@ -52,9 +50,7 @@ class OpenAIProvider:
             timeout=settings.provider_timeout_s,
             max_retries=0,
         )
-        return cls(
-            client, image_model=settings.image_model, chat_model=settings.chat_model
-        )
+        return cls(client, image_model=settings.image_model, chat_model=settings.chat_model)
 
     def refine_prompt(self, prompt: str) -> str:
         """Ask the chat model for a better image prompt; keep the original if it says nothing."""
@@ -89,9 +85,7 @@ def _download(url: str, *, timeout_s: object) -> bytes:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
             return bytes(response.read())
     except OSError as exc:
-        raise ProviderUnavailable(
-            f"could not download the generated image: {exc}"
-        ) from exc
+        raise ProviderUnavailable(f"could not download the generated image: {exc}") from exc
 
 
 def _retry_after_s(response: object) -> float | None:
@@ -127,9 +121,5 @@ def translate_errors() -> Iterator[None]:
         raise InvalidInput(f"the provider rejected the request: {exc.message}") from exc
     except openai.APIStatusError as exc:
         if exc.status_code >= 500 or exc.status_code in (408, 409):
-            raise ProviderUnavailable(
-                f"the provider failed ({exc.status_code})"
-            ) from exc
-        raise PermanentError(
-            f"the provider refused the request ({exc.status_code})"
-        ) from exc
+            raise ProviderUnavailable(f"the provider failed ({exc.status_code})") from exc
+        raise PermanentError(f"the provider refused the request ({exc.status_code})") from exc

@@ -28,9 +28,7 @@ def readyz() -> tuple[Response, int]:
     """
     checks = {"database": _check_database(), "broker": _check_broker()}
     ready = all(value == "ok" for value in checks.values())
-    return jsonify(
-        status="ok" if ready else "unavailable", checks=checks
-    ), 200 if ready else 503
+    return jsonify(status="ok" if ready else "unavailable", checks=checks), 200 if ready else 503
 
 
 def _check_database() -> str:

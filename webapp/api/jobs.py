@@ -109,14 +109,10 @@ def list_jobs() -> Response:
         query = query.where(Job.kind == kind)
     if cursor := request.args.get("cursor"):
         created_at, last_id = _decode_cursor(cursor)
-        query = query.where(
-            tuple_(Job.created_at, Job.id) < tuple_(created_at, last_id)
-        )
+        query = query.where(tuple_(Job.created_at, Job.id) < tuple_(created_at, last_id))
     jobs = list(db.session.execute(query).scalars())
     next_cursor = _encode_cursor(jobs[limit - 1]) if len(jobs) > limit else None
-    return jsonify(
-        data=[job_json(job) for job in jobs[:limit]], next_cursor=next_cursor
-    )
+    return jsonify(data=[job_json(job) for job in jobs[:limit]], next_cursor=next_cursor)
 
 
 @bp.get("/<job_id>/artifacts/<name>")

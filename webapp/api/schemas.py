@@ -89,9 +89,5 @@ def _validate(model: type[M], data: object, *, prefix: str) -> M:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = prefix + ".".join(str(part) for part in first["loc"])
-        message = (
-            first["msg"] if first["type"] != "extra_forbidden" else "unknown field"
-        )
-        raise ApiError(
-            422, "invalid_field", f"{field}: {message}", field=field
-        ) from None
+        message = first["msg"] if first["type"] != "extra_forbidden" else "unknown field"
+        raise ApiError(422, "invalid_field", f"{field}: {message}", field=field) from None

@@ -45,9 +45,7 @@ def job_json(job: Job) -> dict[str, Any]:
         result["artifacts"] = [
             {
                 **artifact,
-                "url": url_for(
-                    "jobs.download_artifact", job_id=job.id, name=artifact["name"]
-                ),
+                "url": url_for("jobs.download_artifact", job_id=job.id, name=artifact["name"]),
             }
             for artifact in result["artifacts"]
         ]

@@ -1,0 +1,34 @@
+# The two commands: `make run` and `make test`. Everything else is for developers.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+
+.PHONY: install run test bench lint browser clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+browser:
+	@bash scripts/install_chromium.sh
+
+run: install
+	$(PY) -m webapp.launch
+
+test: install browser
+	$(PY) -m pytest
+
+bench: install
+	$(PY) -m bench
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy config tasks
+
+clean:
+	rm -rf .local/artifacts .pytest_cache

@@ -1,0 +1,203 @@
+"""Shared fixtures: real Postgres and Redis (embedded unless the URLs are set), real Celery workers.
+
+Before anything imports the app, this module points DATABASE_URL at a fresh
+`<name>_test` database and REDIS_URL at Redis database 1, so tests never touch
+the data of `make run`. Only the outside AI provider is simulated
+(`fake_provider`, a local server that speaks the OpenAI HTTP API).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg2
+import pytest
+import redis
+from sqlalchemy.engine import make_url
+
+from config.embedded import ensure_services
+from config.settings import load_settings
+
+
+FINAL_STATUSES = ("completed", "failed", "canceled")
+
+
+def _point_at_test_services() -> tuple[str, str]:
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "GENERATION_PROVIDER"):
+        os.environ.pop(name, None)
+    database_url, redis_url = ensure_services(load_settings())
+    url = make_url(database_url)
+    test_url = url.set(database=f"{url.database}_test")
+    conn = psycopg2.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, dbname="postgres"
+    )
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{test_url.database}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{test_url.database}"')
+    conn.close()
+    test_redis = (
+        redis_url.rsplit("/", 1)[0] + "/1" if redis_url.count("/") > 2 else redis_url + "/1"
+    )
+    os.environ.update(
+        DATABASE_URL=test_url.render_as_string(hide_password=False),
+        REDIS_URL=test_redis,
+        ARTIFACTS_DIR=tempfile.mkdtemp(prefix="genjobs-artifacts-"),
+        RETRY_BACKOFF_BASE_S="0.2",
+        RETRY_BACKOFF_MAX_S="1",
+    )
+    return os.environ["DATABASE_URL"], test_redis
+
+
+TEST_DATABASE_URL, TEST_REDIS_URL = _point_at_test_services()
+
+
+@pytest.fixture(scope="session")
+def app() -> Iterator[Any]:
+    """The Flask app on the test database, migrated from empty."""
+    from flask_migrate import upgrade
+
+    from webapp import create_app
+
+    flask_app = create_app({"TESTING": True})
+    with flask_app.app_context():
+        upgrade()
+    redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+    yield flask_app
+    redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(request: pytest.FixtureRequest) -> None:
+    """Each test starts with no users and no jobs."""
+    if "app" not in request.fixturenames:
+        return
+    from tasks.db import db
+
+    with request.getfixturevalue("app").app_context():
+        db.session.execute(db.text("TRUNCATE users, jobs RESTART IDENTITY CASCADE"))
+        db.session.commit()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    """Flask's test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Any) -> Any:
+    """Flask's CLI runner."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(app: Any) -> Callable[..., tuple[int, str]]:
+    """Create a user; returns (user id, API key)."""
+    from tasks.db import db
+    from tasks.models import User
+    from webapp.auth import issue_api_key
+
+    def make(name: str = "alice", tier: str = "standard") -> tuple[int, str]:
+        with app.app_context():
+            user = User(name=name, tier=tier)
+            db.session.add(user)
+            key = issue_api_key(user)
+            db.session.commit()
+            return user.id, key
+
+    return make
+
+
+@pytest.fixture
+def auth(make_user: Callable[..., tuple[int, str]]) -> dict[str, str]:
+    """Authorization headers of a fresh standard user."""
+    _, key = make_user()
+    return {"Authorization": f"Bearer {key}"}
+
+
+# --- Celery: the real app, a real in-process worker on the real Redis ---------------
+
+
+@pytest.fixture(scope="session")
+def celery_session_app(app: Any) -> Any:
+    """Our own Celery app (tasks run inside the Flask app context)."""
+    return app.extensions["celery"]
+
+
+@pytest.fixture(scope="session")
+def celery_worker_pool() -> str:
+    """Threads, as in production: stages wait on providers."""
+    return "threads"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_parameters(celery_session_app: Any) -> dict[str, Any]:
+    """Consume every queue; no ping check (we keep no result backend)."""
+    queues = [queue.name for queue in celery_session_app.conf.task_queues]
+    return {"queues": queues, "concurrency": 4, "perform_ping_check": False}
+
+
+@pytest.fixture
+def wait_for_job(client: Any) -> Callable[..., dict[str, Any]]:
+    """Poll GET /api/v1/jobs/{id} until the job is in one of `statuses`; returns its JSON."""
+
+    def wait(
+        job_id: str,
+        headers: dict[str, str],
+        statuses: tuple[str, ...] = FINAL_STATUSES,
+        timeout_s: float = 20,
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            job: dict[str, Any] = client.get(f"/api/v1/jobs/{job_id}", headers=headers).get_json()
+            if job["status"] in statuses:
+                return job
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"job {job_id} still {job['status']} after {timeout_s} s: {job}"
+                )
+            time.sleep(0.05)
+
+    return wait
+
+
+# --- The outside AI provider, simulated ----------------------------------------------
+
+
+@pytest.fixture
+def fake_provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A local OpenAI-compatible server, with the workers' `openai` provider pointed at it."""
+    from tasks import runner
+    from tasks.providers.openai_provider import OpenAIProvider
+    from tests.fake_openai import FakeOpenAI
+
+    with FakeOpenAI() as fake:
+        settings = load_settings(
+            {
+                **os.environ,
+                "GENERATION_PROVIDER": "openai",
+                "OPENAI_API_KEY": "test-key",
+                "OPENAI_BASE_URL": fake.base_url,
+                "PROVIDER_TIMEOUT_S": "5",
+            }
+        )
+        monkeypatch.setattr(runner, "get_provider", lambda: OpenAIProvider.from_settings(settings))
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def live_server(app: Any, celery_session_worker: Any) -> Iterator[str]:
+    """The app served over HTTP on a free loopback port (for browsers and clients)."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
