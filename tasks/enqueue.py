@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 import redis.exceptions
-from celery import current_app
+from flask import current_app
 from kombu.exceptions import OperationalError
 
 from tasks.claims import mark_enqueued
@@ -52,7 +52,8 @@ def enqueue_stage(
 ) -> bool:
     """Publish one stage attempt; False (and logged) when the broker cannot take it."""
     try:
-        current_app.send_task(
+        # The Celery app of the Flask app whose context we are in (web request or task).
+        current_app.extensions["celery"].send_task(
             stage_task_name(stage),
             args=(job_id, attempts),
             queue=queue_name(stage),

@@ -23,7 +23,6 @@ from sqlalchemy.engine import make_url
 from config.embedded import ensure_services
 from config.settings import load_settings
 
-
 FINAL_STATUSES = ("completed", "failed", "canceled")
 
 
@@ -82,6 +81,28 @@ def _clean_tables(request: pytest.FixtureRequest) -> None:
     with request.getfixturevalue("app").app_context():
         db.session.execute(db.text("TRUNCATE users, jobs RESTART IDENTITY CASCADE"))
         db.session.commit()
+
+
+@pytest.fixture
+def make_app(app: Any) -> Iterator[Callable[..., Any]]:
+    """Build another app (e.g. with a dead broker); the session app stays Celery's default.
+
+    Celery keeps one default app per process and the in-process worker's threads
+    resolve tasks through it, so a second app must not stay the default.
+    """
+    real = app.extensions["celery"]
+
+    def make(config: dict[str, Any]) -> Any:
+        from webapp import create_app
+
+        other = create_app({"TESTING": True, **config})
+        real.set_default()
+        real.set_current()
+        return other
+
+    yield make
+    real.set_default()
+    real.set_current()
 
 
 @pytest.fixture
@@ -201,3 +222,35 @@ def live_server(app: Any, celery_session_worker: Any) -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+@pytest.fixture
+def insert_job(app: Any, make_user: Callable[..., tuple[int, str]]) -> Callable[..., str]:
+    """Insert a job with its stages in a given status; returns its id (nothing is enqueued)."""
+    from tasks.db import db
+    from tasks.models import Job, JobStage, new_job_id
+    from tasks.pipelines import stages_of
+    from tasks.states import append_created_event
+
+    default_owner: list[int] = []
+
+    def insert(status: str = "pending", kind: str = "image", user_id: int | None = None) -> str:
+        if user_id is None:
+            default_owner[:] = default_owner or [make_user("job-owner")[0]]
+            user_id = default_owner[0]
+        job = Job(
+            id=new_job_id(),
+            user_id=user_id,
+            kind=kind,
+            status=status,
+            priority="default",
+            input={"prompt": "a test prompt", "size": "256x256", "quality": "auto"},
+            stages=[JobStage(position=i, name=s.name) for i, s in enumerate(stages_of(kind))],
+        )
+        with app.app_context():
+            db.session.add(job)
+            append_created_event(job)
+            db.session.commit()
+            return job.id
+
+    return insert

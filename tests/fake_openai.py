@@ -213,9 +213,7 @@ class FakeOpenAI:
         with self._lock:
             self._faults.append(_Fault(endpoint, times, response))
 
-    def rate_limit_next(
-        self, endpoint: str, retry_after_s: float = 1, times: int = 1
-    ) -> None:
+    def rate_limit_next(self, endpoint: str, retry_after_s: float = 1, times: int = 1) -> None:
         """Answer the next ``times`` requests with 429 and a Retry-After header."""
         msg = "Rate limit reached (fake). Please try again later."
         self.fail_next(endpoint, 429, times, "rate_limit_exceeded", msg, retry_after_s)
@@ -244,9 +242,7 @@ class FakeOpenAI:
                     return fault
         return None
 
-    def _handle(
-        self, method: str, target: str, headers: dict[str, str], body: bytes
-    ) -> Response:
+    def _handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
         path = "/" + urlsplit(target).path.strip("/")
         ctype = headers.get("content-type", "")
         data: Any = None

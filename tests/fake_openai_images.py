@@ -47,15 +47,11 @@ def parse_size(size: Any) -> tuple[int, int]:
         return 1024, 1024
     m = re.fullmatch(r"(\d{1,4})x(\d{1,4})", str(size))
     if not m or not (0 < int(m[1]) <= 4096 and 0 < int(m[2]) <= 4096):
-        raise InvalidRequest(
-            f"Invalid size {size!r}; expected e.g. '1024x1024'.", "size"
-        )
+        raise InvalidRequest(f"Invalid size {size!r}; expected e.g. '1024x1024'.", "size")
     return int(m[1]), int(m[2])
 
 
-def parse_multipart(
-    content_type: str, body: bytes
-) -> tuple[dict[str, str], list[UploadedFile]]:
+def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], list[UploadedFile]]:
     """Split a multipart/form-data body into text fields and uploaded files."""
     head = f"Content-Type: {content_type}\r\n\r\n".encode()
     msg = BytesParser(policy=HTTP).parsebytes(head + body)

@@ -43,9 +43,7 @@ def _reset_fake(fake: FakeOpenAI) -> Iterator[None]:
 
 @pytest.fixture
 def client(fake: FakeOpenAI) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(
-        api_key="test", base_url=fake.base_url, max_retries=0, timeout=5
-    ) as c:
+    with openai.OpenAI(api_key="test", base_url=fake.base_url, max_retries=0, timeout=5) as c:
         yield c
 
 
@@ -94,9 +92,7 @@ def test_generate_rejects_bad_size(client: openai.OpenAI) -> None:
     assert exc.value.param == "size"
 
 
-def test_edit_with_two_files_is_recorded(
-    fake: FakeOpenAI, client: openai.OpenAI
-) -> None:
+def test_edit_with_two_files_is_recorded(fake: FakeOpenAI, client: openai.OpenAI) -> None:
     first = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 3  # binary, CRLFs included
     second = b"--not-a-boundary\r\n\r\n" * 10
     result = client.images.edit(
@@ -120,9 +116,7 @@ def test_edit_with_two_files_is_recorded(
     ]
 
 
-def test_chat_non_streaming_and_overrides(
-    fake: FakeOpenAI, client: openai.OpenAI
-) -> None:
+def test_chat_non_streaming_and_overrides(fake: FakeOpenAI, client: openai.OpenAI) -> None:
     messages: list[ChatCompletionMessageParam] = [
         {"role": "system", "content": "be brief"},
         {"role": "user", "content": "hello " + "x" * 300},
@@ -171,9 +165,7 @@ def test_fail_next_500_then_success(fake: FakeOpenAI, client: openai.OpenAI) -> 
     assert ok.data is not None and len(fake.calls("images/generations")) == 3
 
 
-def test_rate_limit_next_sets_retry_after(
-    fake: FakeOpenAI, client: openai.OpenAI
-) -> None:
+def test_rate_limit_next_sets_retry_after(fake: FakeOpenAI, client: openai.OpenAI) -> None:
     fake.rate_limit_next("images/generations", retry_after_s=1)
     with pytest.raises(openai.RateLimitError) as exc:
         client.images.generate(model="gpt-image-1", prompt="p", size="256x256")
@@ -192,16 +184,12 @@ def test_reject_content_next(fake: FakeOpenAI, client: openai.OpenAI) -> None:
     assert isinstance(body, dict) and set(body) == {"message", "type", "param", "code"}
 
 
-def test_hang_next_triggers_client_timeout(
-    fake: FakeOpenAI, client: openai.OpenAI
-) -> None:
+def test_hang_next_triggers_client_timeout(fake: FakeOpenAI, client: openai.OpenAI) -> None:
     fake.hang_next("chat/completions", seconds=5)
     messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
     started = time.monotonic()
     with pytest.raises(openai.APITimeoutError):
-        client.with_options(timeout=0.5).chat.completions.create(
-            model="m", messages=messages
-        )
+        client.with_options(timeout=0.5).chat.completions.create(model="m", messages=messages)
     assert time.monotonic() - started < 3
     done = client.chat.completions.create(model="m", messages=messages)
     assert done.choices[0].message.content == "FAKE: hi"
@@ -218,17 +206,13 @@ def test_required_api_key(fake: FakeOpenAI, client: openai.OpenAI) -> None:
         assert next(m.id for m in ok.models.list()) == "gpt-image-1"
 
 
-def test_delays_are_applied_per_endpoint(
-    fake: FakeOpenAI, client: openai.OpenAI
-) -> None:
+def test_delays_are_applied_per_endpoint(fake: FakeOpenAI, client: openai.OpenAI) -> None:
     fake.set_delay("chat/completions", 0.6)
     started = time.monotonic()
     client.models.list()
     assert time.monotonic() - started < 0.5  # other endpoints are not delayed
     started = time.monotonic()
-    client.chat.completions.create(
-        model="m", messages=[{"role": "user", "content": "a"}]
-    )
+    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "a"}])
     assert time.monotonic() - started >= 0.6
     fake.delay_s = 0.2
     started = time.monotonic()

@@ -1,13 +1,37 @@
-"""The web UI: server-rendered pages plus a little JavaScript, no build step."""
+"""The web UI: one server-rendered page plus a little JavaScript, no build step.
+
+The page holds no data of its own: the browser signs in with an API key and
+reads everything from /api/v1, so a reload always shows what the server knows.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from tasks.pipelines import KINDS
+from tasks.states import STATUSES
+from webapp.api.schemas import IMAGE_SIZES
+
 bp = Blueprint("ui", __name__)
+
+IMAGE_QUALITIES = ("auto", "low", "medium", "high")
+"""Quality choices offered on the image form (the API's ImageInput.quality)."""
+
+PLANNED_KINDS = {
+    "script": ("Script", "Turn a novel chapter into a screenplay."),
+    "tryon": ("Try-on", "Dress a person in a garment from a photo, keeping their face."),
+}
+"""kind -> (tab label, summary) of kinds still to come; shown disabled until they exist."""
 
 
 @bp.get("/")
 def index() -> str:
     """The single-page UI: sign in with an API key, submit jobs, watch them run."""
-    return render_template("index.html")
+    return render_template(
+        "index.html",
+        image_sizes=IMAGE_SIZES,
+        image_qualities=IMAGE_QUALITIES,
+        statuses=STATUSES,
+        kinds=tuple(dict.fromkeys((*KINDS, *PLANNED_KINDS))),
+        planned_kinds={k: v for k, v in PLANNED_KINDS.items() if k not in KINDS},
+    )
