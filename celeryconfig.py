@@ -24,6 +24,8 @@ broker_transport_options = {
         3600, 2 * (_settings.stage_time_limit_s + int(_settings.retry_backoff_max_s))
     ),
     "socket_connect_timeout": 3,
+    # Lets several deployments (or test runs) share one Redis database.
+    "global_keyprefix": _settings.broker_key_prefix,
     "socket_timeout": 15,
 }
 # A submit must not hang when Redis is down: give up quickly, the reconciler re-sends.

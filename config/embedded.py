@@ -134,10 +134,10 @@ def _pg_bin(name: str) -> str:
     return str(Path(spec.submodule_search_locations[0]) / "pginstall" / "bin" / name)
 
 
-def _run_as_postgres_user() -> dict[str, object]:
-    """subprocess kwargs that drop root for the Postgres binaries (Postgres refuses root)."""
+def _postgres_user() -> str | None:
+    """Who runs the Postgres binaries: None, or an unprivileged user when we are root."""
     if os.geteuid() != 0:
-        return {}
+        return None
     try:
         pwd.getpwnam(PG_SYSTEM_USER)
     except KeyError:
@@ -146,7 +146,7 @@ def _run_as_postgres_user() -> dict[str, object]:
     for path in (Path(_pg_bin("postgres")), Path(__file__)):
         for parent in path.parents:
             parent.chmod(parent.stat().st_mode | stat.S_IXOTH | stat.S_IROTH)
-    return {"user": PG_SYSTEM_USER}
+    return PG_SYSTEM_USER
 
 
 def _pg_ctl(pgdata: Path, args: list[str]) -> None:
@@ -156,7 +156,7 @@ def _pg_ctl(pgdata: Path, args: list[str]) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         timeout=START_TIMEOUT_S,
-        **_run_as_postgres_user(),  # type: ignore[arg-type]
+        user=_postgres_user(),
     )
 
 
@@ -165,7 +165,7 @@ def _ensure_postgres(base: Path, port: int) -> None:
         return
     pgdata, log = base / "data", base / "postgres.log"
     base.mkdir(parents=True, exist_ok=True)
-    as_user = _run_as_postgres_user()
+    as_user = _postgres_user()
     if as_user:
         entry = pwd.getpwnam(PG_SYSTEM_USER)
         for parent in base.parents:
@@ -178,7 +178,7 @@ def _ensure_postgres(base: Path, port: int) -> None:
             check=True,
             capture_output=True,
             timeout=START_TIMEOUT_S,
-            **as_user,  # type: ignore[arg-type]
+            user=as_user,
         )
     (pgdata / "postmaster.pid").unlink(missing_ok=True)  # stale after a crash; port is free
     options = f"-p {port} -h 127.0.0.1 -c unix_socket_directories='' -c max_connections=300"

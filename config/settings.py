@@ -33,6 +33,7 @@ class Settings:
 
     database_url: str | None
     redis_url: str | None
+    broker_key_prefix: str
     host: str
     port: int
     flower_port: int
@@ -122,6 +123,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     settings = Settings(
         database_url=_read(env, "DATABASE_URL", _url("postgresql"), None),
         redis_url=_read(env, "REDIS_URL", _url("redis://", "rediss://", "unix://"), None),
+        broker_key_prefix=_read(env, "BROKER_KEY_PREFIX", str, ""),
         host=_read(env, "HOST", str, "127.0.0.1"),
         port=_read(env, "PORT", _port, 8000),
         flower_port=_read(env, "FLOWER_PORT", _port, 5555),

@@ -75,12 +75,20 @@ def run_stage(job_id: str, stage_name: str, expected_attempts: int) -> None:
 
 
 def _start(job: Job, stage_name: str, fence: int) -> bool:
-    start = {"stage": stage_name, "progress": progress_at(job.kind, stage_name, 0)}
+    progress = progress_at(job.kind, stage_name, 0)
     message = f"Running {stage_name}"
-    if transition(job.id, PENDING, PROCESSING, message=message, **start):
+    if transition(
+        job.id, PENDING, PROCESSING, stage=stage_name, progress=progress, message=message
+    ):
         return True
-    fenced = holds_fence(job.id, stage_name, fence)
-    return record_progress(job.id, where=fenced, event_type="stage", message=message, **start)
+    return record_progress(
+        job.id,
+        where=holds_fence(job.id, stage_name, fence),
+        event_type="stage",
+        stage=stage_name,
+        progress=progress,
+        message=message,
+    )
 
 
 def _context(job: Job, stage_name: str, fence: int) -> StageContext:
@@ -172,14 +180,14 @@ def _retry_or_fail(job: Job, ctx: StageContext, error: GenerationError) -> None:
         db.session.commit()
 
 
-def _register_stage_task(stage: str) -> Task:  # type: ignore[type-arg]
+def _register_stage_task(stage: str) -> Task:
     @shared_task(name=stage_task_name(stage), ignore_result=True)
     def run(job_id: str, expected_attempts: int) -> None:
         run_stage(job_id, stage, expected_attempts)
 
     run.__doc__ = f"Run one attempt of the `{stage}` stage of a job."
-    return run  # type: ignore[no-any-return]
+    return run
 
 
-STAGE_TASKS: dict[str, Task] = {stage: _register_stage_task(stage) for stage in STAGE_NAMES}  # type: ignore[type-arg]
+STAGE_TASKS: dict[str, Task] = {stage: _register_stage_task(stage) for stage in STAGE_NAMES}
 """stage name -> its Celery task."""

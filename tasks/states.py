@@ -67,7 +67,7 @@ def transition(
         values.setdefault("finished_at", func.now())
     if target == PENDING:
         values.update(finished_at=None, error=None)
-    condition = Job.status.in_(sources)
+    condition: ColumnElement[bool] = Job.status.in_(sources)
     if where is not None:
         condition = condition & where
     return _write(job_id, condition, values, event_type="status")
@@ -81,7 +81,7 @@ def record_progress(
     **fields: Any,
 ) -> bool:
     """Set stage/progress/message of a processing job; False if it is no longer processing."""
-    condition = Job.status == PROCESSING
+    condition: ColumnElement[bool] = Job.status == PROCESSING
     if where is not None:
         condition = condition & where
     return _write(job_id, condition, fields, event_type=event_type)

@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg2
@@ -26,24 +27,36 @@ from config.settings import load_settings
 FINAL_STATUSES = ("completed", "failed", "canceled")
 
 
+@contextmanager
+def admin_connection(database_url: str) -> Iterator[Any]:
+    """A cursor on the server's `postgres` database, for CREATE/DROP DATABASE."""
+    url = make_url(database_url)
+    conn = psycopg2.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, dbname="postgres"
+    )
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.close()
+
+
 def _point_at_test_services() -> tuple[str, str]:
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "GENERATION_PROVIDER"):
         os.environ.pop(name, None)
     database_url, redis_url = ensure_services(load_settings())
     url = make_url(database_url)
-    test_url = url.set(database=f"{url.database}_test")
-    conn = psycopg2.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, dbname="postgres"
-    )
-    conn.autocommit = True
-    with conn.cursor() as cur:
+    # Per process, so two test runs on one machine never share a database or queues.
+    test_url = url.set(database=f"{url.database}_test_{os.getpid()}")
+    with admin_connection(database_url) as cur:
         cur.execute(f'DROP DATABASE IF EXISTS "{test_url.database}" WITH (FORCE)')
         cur.execute(f'CREATE DATABASE "{test_url.database}"')
-    conn.close()
     test_redis = (
         redis_url.rsplit("/", 1)[0] + "/1" if redis_url.count("/") > 2 else redis_url + "/1"
     )
     os.environ.update(
+        BROKER_KEY_PREFIX=f"test-{os.getpid()}:",
         DATABASE_URL=test_url.render_as_string(hide_password=False),
         REDIS_URL=test_redis,
         ARTIFACTS_DIR=tempfile.mkdtemp(prefix="genjobs-artifacts-"),
@@ -61,14 +74,27 @@ def app() -> Iterator[Any]:
     """The Flask app on the test database, migrated from empty."""
     from flask_migrate import upgrade
 
+    from tasks.db import db
     from webapp import create_app
 
     flask_app = create_app({"TESTING": True})
     with flask_app.app_context():
         upgrade()
-    redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+    _delete_run_keys()
     yield flask_app
-    redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+    _delete_run_keys()
+    with flask_app.app_context():
+        db.engine.dispose()
+    with admin_connection(TEST_DATABASE_URL) as cur:
+        cur.execute(
+            f'DROP DATABASE IF EXISTS "{make_url(TEST_DATABASE_URL).database}" WITH (FORCE)'
+        )
+
+
+def _delete_run_keys() -> None:
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    for key in client.scan_iter(match=os.environ["BROKER_KEY_PREFIX"] + "*", count=1000):
+        client.delete(key)
 
 
 @pytest.fixture(autouse=True)

@@ -244,6 +244,25 @@ class FakeOpenAI:
 
     def _handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
         path = "/" + urlsplit(target).path.strip("/")
+        data, form, files = self._record(method, path, headers, body)
+        key = self.required_api_key
+        if key is not None and headers.get("authorization") != f"Bearer {key}":
+            msg = "Incorrect API key provided (fake)."
+            return _error(401, msg, code="invalid_api_key")
+        fault = self._take_fault(path)
+        if fault is not None:
+            self._sleep(fault.hang_s)
+            if fault.response is not None:
+                return fault.response
+        try:
+            return self._route(method, path, data, form, files)
+        except InvalidRequest as exc:
+            return _error(400, exc.message, param=exc.param)
+
+    def _record(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[Any, dict[str, str], list[UploadedFile]]:
+        """Parse and log the request, then wait out any configured delay."""
         ctype = headers.get("content-type", "")
         data: Any = None
         form: dict[str, str] = {}
@@ -260,27 +279,20 @@ class FakeOpenAI:
             self._requests.append(record)
             delays = [s for suffix, s in self._delays.items() if _matches(path, suffix)]
         self._sleep(delays[-1] if delays else self.delay_s)
-        key = self.required_api_key
-        if key is not None and headers.get("authorization") != f"Bearer {key}":
-            msg = "Incorrect API key provided (fake)."
-            return _error(401, msg, code="invalid_api_key")
-        fault = self._take_fault(path)
-        if fault is not None:
-            self._sleep(fault.hang_s)
-            if fault.response is not None:
-                return fault.response
-        try:
-            if method == "GET" and path == "/v1/models":
-                return _json(200, {"object": "list", "data": MODELS})
-            if method == "POST" and path.startswith("/v1/images/"):
-                params = data if isinstance(data, dict) else form
-                edit = path == "/v1/images/edits"
-                if edit or path == "/v1/images/generations":
-                    return _json(200, images_response(params, files, edit))
-            if method == "POST" and path == "/v1/chat/completions":
-                return self._chat(data)
-        except InvalidRequest as exc:
-            return _error(400, exc.message, param=exc.param)
+        return data, form, files
+
+    def _route(
+        self, method: str, path: str, data: Any, form: dict[str, str], files: list[UploadedFile]
+    ) -> Response:
+        if method == "GET" and path == "/v1/models":
+            return _json(200, {"object": "list", "data": MODELS})
+        if method == "POST" and path.startswith("/v1/images/"):
+            params = data if isinstance(data, dict) else form
+            edit = path == "/v1/images/edits"
+            if edit or path == "/v1/images/generations":
+                return _json(200, images_response(params, files, edit))
+        if method == "POST" and path == "/v1/chat/completions":
+            return self._chat(data)
         return _error(404, f"Invalid URL ({method} {path})")
 
     def _chat(self, body: Any) -> Response:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import psycopg2
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -13,21 +12,18 @@ from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 
 from tasks.db import db
-from tests.conftest import TEST_DATABASE_URL
+from tests.conftest import TEST_DATABASE_URL, admin_connection
 
 
 @pytest.fixture
 def empty_database_url() -> Iterator[str]:
-    url = make_url(TEST_DATABASE_URL).set(database="genjobs_migrations_test")
-    admin = psycopg2.connect(host=url.host, port=url.port, user=url.username, dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute('DROP DATABASE IF EXISTS "genjobs_migrations_test" WITH (FORCE)')
-        cur.execute('CREATE DATABASE "genjobs_migrations_test"')
+    url = make_url(TEST_DATABASE_URL)
+    url = url.set(database=f"{url.database}_migrations")
+    with admin_connection(TEST_DATABASE_URL) as cur:
+        cur.execute(f'CREATE DATABASE "{url.database}"')
     yield url.render_as_string(hide_password=False)
-    with admin.cursor() as cur:
-        cur.execute('DROP DATABASE IF EXISTS "genjobs_migrations_test" WITH (FORCE)')
-    admin.close()
+    with admin_connection(TEST_DATABASE_URL) as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
 
 
 def test_migrations_apply_to_an_empty_database(

@@ -75,7 +75,8 @@ def _print_banner(settings: Settings, demo_key: str) -> None:
     user, _, password = flower_basic_auth(settings).partition(":")
     lines = [
         f"Web UI and API   http://{settings.host}:{settings.port}/",
-        f"Flower           http://{settings.host}:{settings.flower_port}/  (user {user}, password {password})",
+        f"Flower           http://{settings.host}:{settings.flower_port}/"
+        f"  (user {user}, password {password})",
         f"Demo API key     {demo_key}",
         f"Provider         {settings.generation_provider}",
         "Stop with Ctrl-C.",

@@ -45,8 +45,11 @@ def generate(ctx: StageContext) -> dict[str, Any]:
 def finalize(ctx: StageContext) -> dict[str, Any]:
     """Store the image and a thumbnail as the job's artifacts."""
     ctx.report(0.3, "Saving the image")
+    raw = ctx.workdir / RAW_FILE
+    if not raw.exists():
+        raise PermanentError("the generated image is missing; workers must share ARTIFACTS_DIR")
     try:
-        image = Image.open(ctx.workdir / RAW_FILE)
+        image = Image.open(raw)
         image.load()
     except (OSError, UnidentifiedImageError) as exc:
         raise PermanentError("the provider returned something that is not an image") from exc

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Protocol
+from typing import Literal, Protocol
 
 from config import get_settings
+
+ImageQuality = Literal["auto", "low", "medium", "high"]
+"""Quality levels an image request may ask for."""
 
 
 class Provider(Protocol):
@@ -17,7 +20,7 @@ class Provider(Protocol):
         """Return a clearer, more detailed image prompt."""
         ...
 
-    def generate_image(self, prompt: str, *, size: str, quality: str) -> bytes:
+    def generate_image(self, prompt: str, *, size: str, quality: ImageQuality) -> bytes:
         """Return one PNG for the prompt."""
         ...
 

@@ -14,6 +14,8 @@ import textwrap
 
 from PIL import Image, ImageDraw, ImageFont
 
+from tasks.providers import ImageQuality
+
 
 class LocalProvider:
     """Generation without a network: good for demos, tests and development."""
@@ -25,7 +27,7 @@ class LocalProvider:
         tidy = re.sub(r"\s+", " ", prompt).strip()
         return f"{tidy}, detailed illustration"
 
-    def generate_image(self, prompt: str, *, size: str, quality: str) -> bytes:
+    def generate_image(self, prompt: str, *, size: str, quality: ImageQuality) -> bytes:
         """Draw a gradient, shapes and the prompt text, all derived from the prompt."""
         width, height = (int(part) for part in size.split("x"))
         digest = hashlib.sha256(prompt.encode()).digest()
@@ -37,10 +39,10 @@ class LocalProvider:
             colour = tuple(int(a + (b - a) * mix) for a, b in zip(top, bottom, strict=True))
             draw.line([(0, y), (width, y)], fill=colour)
         for index in range(4):
-            x, y = digest[10 + index] / 255 * width, digest[14 + index] / 255 * height
+            cx, cy = digest[10 + index] / 255 * width, digest[14 + index] / 255 * height
             radius = (0.05 + digest[18 + index] / 255 * 0.15) * min(width, height)
             draw.ellipse(
-                [x - radius, y - radius, x + radius, y + radius],
+                [cx - radius, cy - radius, cx + radius, cy + radius],
                 outline=tuple(accent),
                 width=4,
             )

@@ -23,6 +23,7 @@ from tasks.errors import (
     ProviderUnavailable,
     RateLimited,
 )
+from tasks.providers import ImageQuality
 
 REFINE_INSTRUCTIONS = (
     "Rewrite the user's image request as one clear, detailed prompt for an image model. "
@@ -65,7 +66,7 @@ class OpenAIProvider:
         content = response.choices[0].message.content if response.choices else None
         return (content or "").strip() or prompt
 
-    def generate_image(self, prompt: str, *, size: str, quality: str) -> bytes:
+    def generate_image(self, prompt: str, *, size: str, quality: ImageQuality) -> bytes:
         """One images.generate call; returns the PNG bytes."""
         with translate_errors():
             response = self.client.images.generate(

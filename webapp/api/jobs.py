@@ -7,7 +7,6 @@ import binascii
 import json
 from datetime import datetime
 
-
 from flask import Blueprint, Response, jsonify, request, send_file, url_for
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import selectinload
@@ -49,7 +48,8 @@ def create_job() -> tuple[Response, int, dict[str, str]]:
     """Submit a job.
 
     Request:  {"kind": "image", "input": {"prompt": "a red lighthouse"}, "priority": "low"}
-    Response: 202 {"id": "3f2a...", "status": "pending", "stage": null, ...}; Location: /api/v1/jobs/3f2a...
+    Response: 202 {"id": "3f2a...", "status": "pending", "stage": null, ...}
+              Location: /api/v1/jobs/3f2a...
     """
     body = request.get_json(silent=True)
     if body is None:
@@ -70,7 +70,7 @@ def create_job() -> tuple[Response, int, dict[str, str]]:
 def get_job(job_id: str) -> Response:
     """One job; answers If-None-Match with 304, and suggests a poll interval while active.
 
-    Response: 200 {"id": "3f2a...", "status": "processing", "stage": "generate", "progress": 40, ...}
+    Response: 200 {"id": "3f2a...", "status": "processing", "stage": "generate", "progress": 40}
     """
     job = _own_job(job_id)
     etag = f"{job.id}-{job.last_seq}"
