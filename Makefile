@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 
-.PHONY: install run test bench lint browser clean
+.PHONY: install run test lint browser clean
 
 install: $(STAMP)
 
@@ -21,9 +21,6 @@ run: install
 
 test: install browser
 	$(PY) -m pytest
-
-bench: install
-	$(PY) -m bench
 
 lint: install
 	$(VENV)/bin/ruff check .
