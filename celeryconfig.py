@@ -58,6 +58,13 @@ worker_send_task_events = True
 task_send_sent_event = True
 
 beat_schedule = {
-    "enqueue-unsent-stages": {"task": "maintenance.enqueue_unsent", "schedule": 30.0},
+    "reconcile-stages": {
+        "task": "maintenance.reconcile_stages",
+        "schedule": _settings.maintenance_interval_s,
+    },
+    "reap-stale-stages": {
+        "task": "maintenance.reap_stale_stages",
+        "schedule": _settings.maintenance_interval_s,
+    },
 }
 beat_schedule_filename = str(_settings.local_dir / "celerybeat-schedule")

@@ -55,6 +55,11 @@ class Settings:
     retry_backoff_base_s: float
     retry_backoff_max_s: float
     max_request_bytes: int
+    heartbeat_interval_s: float
+    heartbeat_timeout_s: float
+    cancel_poll_interval_s: float
+    maintenance_interval_s: float
+    lost_message_grace_s: float
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -150,7 +155,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retry_backoff_base_s=_read(env, "RETRY_BACKOFF_BASE_S", _positive(float), 2.0),
         retry_backoff_max_s=_read(env, "RETRY_BACKOFF_MAX_S", _positive(float), 300.0),
         max_request_bytes=_read(env, "MAX_REQUEST_BYTES", _positive(int), 16 * 1024 * 1024),
+        heartbeat_interval_s=_read(env, "HEARTBEAT_INTERVAL_S", _positive(float), 5.0),
+        heartbeat_timeout_s=_read(env, "HEARTBEAT_TIMEOUT_S", _positive(float), 60.0),
+        cancel_poll_interval_s=_read(env, "CANCEL_POLL_INTERVAL_S", _positive(float), 0.5),
+        maintenance_interval_s=_read(env, "MAINTENANCE_INTERVAL_S", _positive(float), 15.0),
+        lost_message_grace_s=_read(env, "LOST_MESSAGE_GRACE_S", _positive(float), 60.0),
     )
+    if settings.heartbeat_timeout_s <= 2 * settings.heartbeat_interval_s:
+        raise SettingsError("HEARTBEAT_TIMEOUT_S must be more than twice HEARTBEAT_INTERVAL_S")
     if settings.generation_provider == "openai" and not settings.openai_api_key:
         raise SettingsError("GENERATION_PROVIDER=openai needs OPENAI_API_KEY to be set")
     if settings.stage_time_limit_s <= settings.stage_soft_time_limit_s:

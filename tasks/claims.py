@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, func, update
 
 from tasks.db import db
-from tasks.models import JobStage
+from tasks.models import Job, JobStage
 
 
 def claim_stage(job_id: str, stage: str, expected_attempts: int) -> int | None:
@@ -69,8 +69,20 @@ def settle_stage(job_id: str, stage: str, fence: int, status: str, **values: Any
 
 
 def heartbeat(job_id: str, stage: str, fence: int) -> bool:
-    """Record that this attempt is alive; False if it no longer owns the stage."""
-    return settle_stage(job_id, stage, fence, "running", heartbeat_at=func.now())
+    """Record that this attempt is alive; False if it lost the stage or the job left processing."""
+    stmt = (
+        update(JobStage)
+        .where(
+            JobStage.job_id == job_id,
+            JobStage.name == stage,
+            JobStage.status == "running",
+            JobStage.attempts == fence,
+            exists().where(Job.id == job_id, Job.status == "processing"),
+        )
+        .values(heartbeat_at=func.now())
+        .execution_options(synchronize_session=False)
+    )
+    return db.session.execute(stmt).rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
 def mark_enqueued(job_id: str, stage: str, attempts: int) -> None:

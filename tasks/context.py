@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from config import get_settings
 from tasks.artifacts import write_atomic
+from tasks.cancellation import cancel_requested
 from tasks.claims import heartbeat, holds_fence
 from tasks.db import db
+from tasks.errors import ProviderTimeout
 from tasks.pipelines import progress_at
 from tasks.providers import Provider
 from tasks.states import record_progress
+
+T = TypeVar("T")
+
+_CALLS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="provider-call")
+"""Runs provider calls so the stage can keep watching for cancel, heartbeat and deadline."""
 
 
 class StageCanceled(Exception):
@@ -26,11 +37,14 @@ class StageContext:
     kind: str
     stage: str
     fence: int
+    attempt: int
     input: dict[str, Any]
     outputs: dict[str, dict[str, Any]]
     provider: Provider
     workdir: Path
-    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    deadline: float = field(
+        default_factory=lambda: time.monotonic() + get_settings().stage_soft_time_limit_s
+    )
 
     def report(self, fraction: float, message: str) -> None:
         """Record progress within this stage (0.0-1.0) and a message; stop if canceled."""
@@ -44,6 +58,38 @@ class StageContext:
             heartbeat(self.job_id, self.stage, self.fence)
         db.session.commit()
         if not moved:
+            raise StageCanceled(self.job_id)
+
+    def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a (slow) provider call; stop waiting at once on cancel or past the deadline.
+
+        The call runs on a helper thread. Meanwhile this thread heartbeats the stage,
+        watches the cancel flag, and enforces the stage's soft time limit whatever the
+        worker pool. An abandoned call finishes in the background and is discarded.
+        """
+        settings = get_settings()
+        future: Future[T] = _CALLS.submit(fn, *args, **kwargs)
+        next_beat = time.monotonic() + settings.heartbeat_interval_s
+        while True:
+            try:
+                return future.result(timeout=settings.cancel_poll_interval_s)
+            except TimeoutError:
+                pass
+            if cancel_requested(self.job_id):
+                future.cancel()
+                raise StageCanceled(self.job_id)
+            if time.monotonic() > self.deadline:
+                future.cancel()
+                raise ProviderTimeout("the stage ran past its time limit")
+            if time.monotonic() >= next_beat:
+                self.beat()
+                next_beat = time.monotonic() + settings.heartbeat_interval_s
+
+    def beat(self) -> None:
+        """Heartbeat the stage; raise StageCanceled if this attempt no longer owns it."""
+        alive = heartbeat(self.job_id, self.stage, self.fence)
+        db.session.commit()
+        if not alive:
             raise StageCanceled(self.job_id)
 
     def save_artifact(self, name: str, data: bytes, content_type: str) -> dict[str, Any]:

@@ -4,7 +4,8 @@
     ├── TransientError               retry with backoff (a later attempt may succeed)
     │   ├── RateLimited              provider said slow down; honour retry_after_s
     │   ├── ProviderTimeout          the call took longer than provider_timeout_s
-    │   └── ProviderUnavailable      connection failure or a 5xx
+    │   ├── ProviderUnavailable      connection failure or a 5xx
+    │   └── WorkerLost               the worker running the stage died (found by the reaper)
     └── PermanentError               fail the stage at once; retrying the same input will not help
         ├── ContentRejected          the provider's content policy refused the request
         ├── InvalidInput             the input cannot be processed
@@ -60,6 +61,12 @@ class ProviderUnavailable(TransientError):
     """The provider could not be reached or answered with a server error."""
 
     code = "provider_unavailable"
+
+
+class WorkerLost(TransientError):
+    """The worker running the stage stopped heartbeating (killed, or its machine lost)."""
+
+    code = "worker_lost"
 
 
 class PermanentError(GenerationError):

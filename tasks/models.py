@@ -124,6 +124,8 @@ class JobStage(db.Model):  # type: ignore[name-defined,misc]
     name: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
+    # `attempts` never goes down (it is the fence); a retried job's budget counts from here.
+    retries_from: Mapped[int] = mapped_column(default=0, server_default="0")
     output: Mapped[dict[str, Any] | None]
     error: Mapped[dict[str, Any] | None]
     enqueued_at: Mapped[datetime | None]

@@ -92,16 +92,19 @@ def _start(job: Job, stage_name: str, fence: int) -> bool:
 
 
 def _context(job: Job, stage_name: str, fence: int) -> StageContext:
-    done = db.session.execute(
-        db.select(JobStage.name, JobStage.output).where(
-            JobStage.job_id == job.id, JobStage.status == "completed"
+    rows = db.session.execute(
+        db.select(JobStage.name, JobStage.status, JobStage.output, JobStage.retries_from).where(
+            JobStage.job_id == job.id
         )
     ).all()
+    done = [(row.name, row.output) for row in rows if row.status == "completed"]
+    retries_from = next(row.retries_from for row in rows if row.name == stage_name)
     return StageContext(
         job_id=job.id,
         kind=job.kind,
         stage=stage_name,
         fence=fence,
+        attempt=fence - retries_from,
         input=job.input,
         outputs={name: output or {} for name, output in done},
         provider=get_provider(),
@@ -150,33 +153,29 @@ def _advance(job: Job, ctx: StageContext, stage: Stage, output: dict[str, Any]) 
 
 def _retry_or_fail(job: Job, ctx: StageContext, error: GenerationError) -> None:
     db.session.rollback()
+    retry_or_fail_stage(
+        job.id, ctx.stage, fence=ctx.fence, attempt=ctx.attempt, lane=job.priority, error=error
+    )
+
+
+def retry_or_fail_stage(
+    job_id: str, stage: str, *, fence: int, attempt: int, lane: str, error: GenerationError
+) -> None:
+    """Apply the retry policy to a stage attempt that failed: re-send it later, or fail the job."""
     policy = stage_retry_policy()
-    if policy.should_retry(error, ctx.fence):
-        delay_s = policy.delay_s(error, ctx.fence)
-        if settle_stage(
-            job.id,
-            ctx.stage,
-            ctx.fence,
-            PENDING,
-            error=error.as_json(),
-            enqueued_at=None,
-        ):
+    if policy.should_retry(error, attempt):
+        delay_s = policy.delay_s(error, attempt)
+        if settle_stage(job_id, stage, fence, PENDING, error=error.as_json(), enqueued_at=None):
             record_progress(
-                job.id,
+                job_id,
                 message=f"{error.message}; retrying in {delay_s:.0f} s "
-                f"(attempt {ctx.fence + 1} of {policy.max_attempts})",
+                f"(attempt {attempt + 1} of {policy.max_attempts})",
             )
             db.session.commit()
-            enqueue_stage(
-                job.id,
-                ctx.stage,
-                attempts=ctx.fence,
-                lane=job.priority,
-                countdown_s=delay_s,
-            )
+            enqueue_stage(job_id, stage, attempts=fence, lane=lane, countdown_s=delay_s)
         return
-    if settle_stage(job.id, ctx.stage, ctx.fence, "failed", error=error.as_json()):
-        transition(job.id, PROCESSING, "failed", error=error.as_json(), message=error.message)
+    if settle_stage(job_id, stage, fence, "failed", error=error.as_json()):
+        transition(job_id, PROCESSING, "failed", error=error.as_json(), message=error.message)
         db.session.commit()
 
 

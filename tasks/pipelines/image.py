@@ -24,7 +24,7 @@ THUMBNAIL_PX = 256
 def prepare(ctx: StageContext) -> dict[str, Any]:
     """Check the prompt and let the provider refine it."""
     ctx.report(0.2, "Refining the prompt")
-    refined = ctx.provider.refine_prompt(ctx.input["prompt"])
+    refined = ctx.call(ctx.provider.refine_prompt, ctx.input["prompt"])
     return {"prompt": refined}
 
 
@@ -33,7 +33,8 @@ def generate(ctx: StageContext) -> dict[str, Any]:
     raw = ctx.workdir / RAW_FILE
     if not raw.exists():
         ctx.report(0.1, "Generating the image")
-        png = ctx.provider.generate_image(
+        png = ctx.call(
+            ctx.provider.generate_image,
             ctx.outputs["prepare"]["prompt"],
             size=ctx.input.get("size", "1024x1024"),
             quality=ctx.input.get("quality", "auto"),

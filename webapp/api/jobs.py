@@ -12,6 +12,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import selectinload
 
 from tasks.artifacts import artifact_path
+from tasks.control import cancel_job, retry_job
 from tasks.db import db
 from tasks.models import Job
 from tasks.pipelines import KINDS
@@ -113,6 +114,36 @@ def list_jobs() -> Response:
     jobs = list(db.session.execute(query).scalars())
     next_cursor = _encode_cursor(jobs[limit - 1]) if len(jobs) > limit else None
     return jsonify(data=[job_json(job) for job in jobs[:limit]], next_cursor=next_cursor)
+
+
+@bp.post("/<job_id>/cancel")
+@require_api_key
+def cancel(job_id: str) -> Response:
+    """Cancel a pending job at once, or a processing one within about a second.
+
+    Response: 200 {"id": "3f2a...", "status": "canceled", ...}; 409 if it already finished
+    """
+    job = _own_job(job_id)
+    if not cancel_job(job.id):
+        raise ApiError(409, "invalid_transition", f"job {job_id} is already {job.status}")
+    return jsonify(job_json(_own_job(job_id)))
+
+
+@bp.post("/<job_id>/retry")
+@require_api_key
+def retry(job_id: str) -> tuple[Response, int]:
+    """Resume a failed or canceled job at the stage that did not finish.
+
+    Response: 202 {"id": "3f2a...", "status": "pending", "stage": "generate", ...}
+    """
+    job = _own_job(job_id)
+    if not retry_job(job.id):
+        raise ApiError(
+            409,
+            "invalid_transition",
+            f"job {job_id} is {job.status}; only failed or canceled jobs can be retried",
+        )
+    return jsonify(job_json(_own_job(job_id))), 202
 
 
 @bp.get("/<job_id>/artifacts/<name>")

@@ -1,0 +1,68 @@
+"""What a user can do to a job after submitting it: cancel it, or retry it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from tasks.cancellation import clear_cancel, request_cancel
+from tasks.db import db
+from tasks.enqueue import enqueue_stage
+from tasks.models import Job, JobStage
+from tasks.states import ACTIVE, CANCELED, FAILED, PENDING, transition
+
+
+def cancel_job(job_id: str) -> bool:
+    """Cancel a pending or processing job; False if it had already finished.
+
+    Pending stages are marked canceled so none of them ever runs; a running stage
+    sees the cancel flag within a poll interval and stops, keeping what it made.
+    """
+    if not transition(job_id, ACTIVE, CANCELED, message="Canceled"):
+        return False
+    db.session.execute(
+        update(JobStage)
+        .where(JobStage.job_id == job_id, JobStage.status == "pending")
+        .values(status="canceled")
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    request_cancel(job_id)
+    return True
+
+
+def retry_job(job_id: str) -> bool:
+    """Resume a failed or canceled job at its first unfinished stage; False if it cannot be."""
+    stages = (
+        db.session.execute(
+            select(JobStage).where(JobStage.job_id == job_id).order_by(JobStage.position)
+        )
+        .scalars()
+        .all()
+    )
+    unfinished = [stage for stage in stages if stage.status != "completed"]
+    if not unfinished:
+        return False
+    resume_at = unfinished[0].name
+    if not transition(
+        job_id, (FAILED, CANCELED), PENDING, stage=resume_at, message=f"Retrying from {resume_at}"
+    ):
+        return False
+    # Attempts never go down (they fence out any worker still running an old attempt);
+    # the new run's attempt budget starts from the current count.
+    db.session.execute(
+        update(JobStage)
+        .where(JobStage.job_id == job_id, JobStage.status != "completed")
+        .values(
+            status="pending",
+            retries_from=JobStage.attempts,
+            error=None,
+            enqueued_at=None,
+            finished_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    clear_cancel(job_id)
+    lane = db.session.execute(select(Job.priority).where(Job.id == job_id)).scalar_one()
+    enqueue_stage(job_id, resume_at, attempts=unfinished[0].attempts, lane=lane)
+    return True
