@@ -6,16 +6,18 @@ reads everything from /api/v1, so a reload always shows what the server knows.
 
 from __future__ import annotations
 
+from typing import get_args
+
 from flask import Blueprint, render_template
 
 from tasks.pipelines import KINDS
 from tasks.states import STATUSES
-from webapp.api.schemas import IMAGE_SIZES
+from webapp.api.schemas import IMAGE_SIZES, ImageInput
 
 bp = Blueprint("ui", __name__)
 
-IMAGE_QUALITIES = ("auto", "low", "medium", "high")
-"""Quality choices offered on the image form (the API's ImageInput.quality)."""
+IMAGE_QUALITIES: tuple[str, ...] = get_args(ImageInput.model_fields["quality"].annotation)
+"""Quality choices of the image form, read from the API's own schema."""
 
 PLANNED_KINDS = {
     "script": ("Script", "Turn a novel chapter into a screenplay."),
@@ -32,6 +34,6 @@ def index() -> str:
         image_sizes=IMAGE_SIZES,
         image_qualities=IMAGE_QUALITIES,
         statuses=STATUSES,
-        kinds=tuple(dict.fromkeys((*KINDS, *PLANNED_KINDS))),
+        kinds=KINDS,
         planned_kinds={k: v for k, v in PLANNED_KINDS.items() if k not in KINDS},
     )
