@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from config.settings import Settings
 
@@ -149,6 +150,15 @@ def _postgres_user() -> str | None:
     return PG_SYSTEM_USER
 
 
+def _drop_root() -> dict[str, Any]:
+    """subprocess arguments that run a Postgres binary as the unprivileged user, if we are root.
+
+    Group too: with root's gid the group bits of root-owned folders would apply.
+    """
+    user = _postgres_user()
+    return {"user": user, "group": user, "extra_groups": []} if user else {}
+
+
 def _pg_ctl(pgdata: Path, args: list[str]) -> None:
     subprocess.run(
         [_pg_bin("pg_ctl"), "-D", str(pgdata), *args],
@@ -156,7 +166,7 @@ def _pg_ctl(pgdata: Path, args: list[str]) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         timeout=START_TIMEOUT_S,
-        user=_postgres_user(),
+        **_drop_root(),
     )
 
 
@@ -172,14 +182,16 @@ def _ensure_postgres(base: Path, port: int) -> None:
             parent.chmod(parent.stat().st_mode | stat.S_IXOTH)
         os.chown(base, entry.pw_uid, entry.pw_gid)
     if not (pgdata / "PG_VERSION").exists():
-        subprocess.run(
+        done = subprocess.run(
             [_pg_bin("initdb"), "-D", str(pgdata), "-U", PG_SUPERUSER]
             + ["--auth=trust", "--encoding=utf8", "--no-sync"],
-            check=True,
             capture_output=True,
+            text=True,
             timeout=START_TIMEOUT_S,
-            user=as_user,
+            **_drop_root(),
         )
+        if done.returncode != 0:
+            raise EmbeddedServiceError(f"initdb failed in {pgdata}:\n{done.stderr[-2000:]}")
     (pgdata / "postmaster.pid").unlink(missing_ok=True)  # stale after a crash; port is free
     options = f"-p {port} -h 127.0.0.1 -c unix_socket_directories='' -c max_connections=300"
     _pg_ctl(pgdata, ["start", "-w", "-l", str(log), "-o", options])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Iterator
+from functools import cache
 from typing import Any
 
 import redis
@@ -26,19 +27,21 @@ StageMessage = tuple[str, str, int]
 """(job id, stage name, expected attempts) of one stage message."""
 
 
+@cache
+def broker_client() -> redis.Redis:
+    """A plain Redis client on the broker (keys carry BROKER_KEY_PREFIX by hand)."""
+    return redis.Redis.from_url(service_urls()[1], socket_timeout=5, socket_connect_timeout=2)
+
+
 def held_stage_messages(stages: Iterable[str]) -> set[StageMessage]:
     """Every stage message the broker holds right now."""
-    prefix = get_settings().broker_key_prefix
-    client = redis.Redis.from_url(service_urls()[1], socket_timeout=5, socket_connect_timeout=2)
-    try:
-        raw: list[Any] = []
-        for stage in stages:
-            for step in PRIORITY_STEPS:
-                key = queue_name(stage) + (f"{PRIORITY_SEP}{step}" if step else "")
-                raw += client.lrange(prefix + key, 0, -1)
-        unacked = [json.loads(value)[0] for value in client.hvals(prefix + "unacked")]
-    finally:
-        client.close()
+    prefix, client = get_settings().broker_key_prefix, broker_client()
+    raw: list[Any] = []
+    for stage in stages:
+        for step in PRIORITY_STEPS:
+            key = queue_name(stage) + (f"{PRIORITY_SEP}{step}" if step else "")
+            raw += client.lrange(prefix + key, 0, -1)
+    unacked = [json.loads(value)[0] for value in client.hvals(prefix + "unacked")]
     return set(_stage_messages([json.loads(item) for item in raw] + unacked))
 
 

@@ -22,6 +22,7 @@ FLAG_TTL_S = 24 * 3600
 
 @cache
 def _client() -> redis.Redis:
+    # Short timeouts: a cancel check must never hold up a stage for long.
     return redis.Redis.from_url(service_urls()[1], socket_timeout=1, socket_connect_timeout=1)
 
 

@@ -9,7 +9,7 @@ from celery import shared_task
 from sqlalchemy import and_, func, or_, select
 
 from config import get_settings
-from tasks.broker_scan import held_stage_messages
+from tasks.broker_scan import broker_client, held_stage_messages
 from tasks.claims import settle_stage
 from tasks.db import db
 from tasks.enqueue import enqueue_stage
@@ -28,6 +28,20 @@ UNSENT_GRACE_S = 15
 @shared_task(name="maintenance.reconcile_stages", ignore_result=True)
 def reconcile_stages(limit: int = 500) -> int:
     """Send due stages the broker does not hold: never sent, or lost (Redis restarted)."""
+    # One reconciler at a time: two overlapping runs (beat catching up after an outage)
+    # would both see the same stages missing and send each twice.
+    lock = broker_client().lock(
+        get_settings().broker_key_prefix + "genjobs:reconcile", timeout=120, blocking=False
+    )
+    if not lock.acquire():
+        return 0
+    try:
+        return _reconcile(limit)
+    finally:
+        lock.release()
+
+
+def _reconcile(limit: int) -> int:
     now, lost_grace = func.now(), timedelta(seconds=get_settings().lost_message_grace_s)
     rows = db.session.execute(
         select(

@@ -12,6 +12,7 @@ from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from tasks.artifacts import job_dir
 from tasks.claims import claim_stage, holds_fence, settle_stage
@@ -26,6 +27,10 @@ from tasks.retry_policy import stage_retry_policy
 from tasks.states import FINAL, PENDING, PROCESSING, record_progress, transition
 
 log = logging.getLogger(__name__)
+
+
+DATABASE_DOWN = (OperationalError, InterfaceError)
+"""Connection-level database failures: the stage message is re-sent until Postgres is back."""
 
 
 class InternalError(PermanentError):
@@ -67,6 +72,8 @@ def run_stage(job_id: str, stage_name: str, expected_attempts: int) -> None:
         _retry_or_fail(job, ctx, ProviderTimeout("the stage ran past its time limit"))
     except GenerationError as exc:
         _retry_or_fail(job, ctx, exc)
+    except DATABASE_DOWN:
+        raise  # not the stage's fault: the task's autoretry sends it again
     except Exception:
         log.exception("stage %s of job %s crashed", stage_name, job_id)
         _retry_or_fail(job, ctx, InternalError("an internal error stopped this job"))
@@ -180,7 +187,16 @@ def retry_or_fail_stage(
 
 
 def _register_stage_task(stage: str) -> Task:
-    @shared_task(name=stage_task_name(stage), ignore_result=True)
+    # A claim that never committed is simply retried; one that did is found by the reaper.
+    @shared_task(
+        name=stage_task_name(stage),
+        ignore_result=True,
+        autoretry_for=DATABASE_DOWN,
+        retry_backoff=1,
+        retry_backoff_max=30,
+        retry_jitter=True,
+        max_retries=40,
+    )
     def run(job_id: str, expected_attempts: int) -> None:
         run_stage(job_id, stage, expected_attempts)
 

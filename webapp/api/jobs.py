@@ -74,11 +74,13 @@ def get_job(job_id: str) -> Response:
     Response: 200 {"id": "3f2a...", "status": "processing", "stage": "generate", "progress": 40}
     """
     job = _own_job(job_id)
-    etag = f"{job.id}-{job.last_seq}"
+    body = job_json(job)
+    # A pending job's place in the queue moves without an event of its own.
+    etag = f"{job.id}-{job.last_seq}-{body['queue_position'] or 0}"
     if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
-        response = jsonify(job_json(job))
+        response = jsonify(body)
     response.set_etag(etag)
     if job.status in ACTIVE:
         response.headers["Retry-After"] = str(POLL_INTERVAL_S)
