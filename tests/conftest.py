@@ -231,7 +231,7 @@ def fake_provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
                 "GENERATION_PROVIDER": "openai",
                 "OPENAI_API_KEY": "test-key",
                 "OPENAI_BASE_URL": fake.base_url,
-                "PROVIDER_TIMEOUT_S": "5",
+                "PROVIDER_TIMEOUT_S": "3",
             }
         )
         monkeypatch.setattr(runner, "get_provider", lambda: OpenAIProvider.from_settings(settings))

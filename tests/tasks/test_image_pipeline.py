@@ -163,3 +163,15 @@ def test_retries_stop_at_the_attempt_limit(
     assert job["stages"][0]["attempts"] == 3
     assert len(fake_provider.calls("chat/completions")) == 3
     assert fake_provider.calls("images/generations") == []
+
+
+def test_a_provider_that_hangs_times_out_and_is_retried(
+    client: Any, auth: dict[str, str], fake_provider: Any, wait_for_job: Callable[..., Any]
+) -> None:
+    fake_provider.hang_next("chat/completions", seconds=4)  # past the 3 s client timeout
+    job = wait_for_job(_submit(client, auth, "slow start"), auth, timeout_s=30)
+
+    assert job["status"] == "completed", job
+    prepare = next(s for s in job["stages"] if s["name"] == "prepare")
+    assert prepare["attempts"] == 2
+    assert len(fake_provider.calls("chat/completions")) == 2
