@@ -60,6 +60,7 @@ class Settings:
     cancel_poll_interval_s: float
     maintenance_interval_s: float
     lost_message_grace_s: float
+    bench_noop_kind: bool
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -102,6 +103,12 @@ def _choice(*allowed: str) -> Callable[[str], str]:
         return raw
 
     return parse
+
+
+def _flag(raw: str) -> bool:
+    if raw.lower() not in ("1", "true", "yes", "0", "false", "no"):
+        raise ValueError("must be 1/true/yes or 0/false/no")
+    return raw.lower() in ("1", "true", "yes")
 
 
 def _basic_auth(raw: str) -> str:
@@ -160,6 +167,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cancel_poll_interval_s=_read(env, "CANCEL_POLL_INTERVAL_S", _positive(float), 0.5),
         maintenance_interval_s=_read(env, "MAINTENANCE_INTERVAL_S", _positive(float), 15.0),
         lost_message_grace_s=_read(env, "LOST_MESSAGE_GRACE_S", _positive(float), 60.0),
+        bench_noop_kind=_read(env, "BENCH_NOOP_KIND", _flag, False),
     )
     if settings.heartbeat_timeout_s <= 2 * settings.heartbeat_interval_s:
         raise SettingsError("HEARTBEAT_TIMEOUT_S must be more than twice HEARTBEAT_INTERVAL_S")

@@ -20,9 +20,15 @@ class Stage:
 
 
 def _pipelines() -> dict[str, tuple[Stage, ...]]:
+    from config import get_settings
     from tasks.pipelines.image import IMAGE_STAGES
 
-    return {"image": IMAGE_STAGES}
+    pipelines: dict[str, tuple[Stage, ...]] = {"image": IMAGE_STAGES}
+    if get_settings().bench_noop_kind:
+        from tasks.pipelines.noop import NOOP_STAGES
+
+        pipelines["noop"] = NOOP_STAGES
+    return pipelines
 
 
 PIPELINES: dict[str, tuple[Stage, ...]] = _pipelines()

@@ -51,7 +51,13 @@ class JobRequest(Strict):
     priority: Literal["high", "default", "low"] | None = None
 
 
-INPUT_MODELS: dict[str, type[Strict]] = {"image": ImageInput}
+class NoopInput(Strict):
+    """Input of a `noop` job (benchmarks only): nothing."""
+
+
+INPUT_MODELS: dict[str, type[Strict]] = {
+    kind: model for kind, model in (("image", ImageInput), ("noop", NoopInput)) if kind in KINDS
+}
 """kind -> the model its `input` must satisfy."""
 
 assert set(INPUT_MODELS) == set(KINDS)
