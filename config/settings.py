@@ -61,6 +61,8 @@ class Settings:
     maintenance_interval_s: float
     lost_message_grace_s: float
     bench_noop_kind: bool
+    sse_heartbeat_s: float
+    sse_queue_refresh_s: float
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -168,6 +170,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         maintenance_interval_s=_read(env, "MAINTENANCE_INTERVAL_S", _positive(float), 15.0),
         lost_message_grace_s=_read(env, "LOST_MESSAGE_GRACE_S", _positive(float), 60.0),
         bench_noop_kind=_read(env, "BENCH_NOOP_KIND", _flag, False),
+        sse_heartbeat_s=_read(env, "SSE_HEARTBEAT_S", _positive(float), 15.0),
+        sse_queue_refresh_s=_read(env, "SSE_QUEUE_REFRESH_S", _positive(float), 5.0),
     )
     if settings.heartbeat_timeout_s <= 2 * settings.heartbeat_interval_s:
         raise SettingsError("HEARTBEAT_TIMEOUT_S must be more than twice HEARTBEAT_INTERVAL_S")

@@ -12,13 +12,10 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Iterator
-from functools import cache
 from typing import Any
 
-import redis
-
-from config import get_settings, service_urls
 from tasks.enqueue import PRIORITY_STEPS, queue_name
+from tasks.redis_clients import key, scan_client
 
 PRIORITY_SEP = ":"
 """kombu's separator between a queue name and its priority step (celeryconfig `sep`)."""
@@ -27,21 +24,15 @@ StageMessage = tuple[str, str, int]
 """(job id, stage name, expected attempts) of one stage message."""
 
 
-@cache
-def broker_client() -> redis.Redis:
-    """A plain Redis client on the broker (keys carry BROKER_KEY_PREFIX by hand)."""
-    return redis.Redis.from_url(service_urls()[1], socket_timeout=5, socket_connect_timeout=2)
-
-
 def held_stage_messages(stages: Iterable[str]) -> set[StageMessage]:
     """Every stage message the broker holds right now."""
-    prefix, client = get_settings().broker_key_prefix, broker_client()
+    client = scan_client()
     raw: list[Any] = []
     for stage in stages:
         for step in PRIORITY_STEPS:
-            key = queue_name(stage) + (f"{PRIORITY_SEP}{step}" if step else "")
-            raw += client.lrange(prefix + key, 0, -1)
-    unacked = [json.loads(value)[0] for value in client.hvals(prefix + "unacked")]
+            name = queue_name(stage) + (f"{PRIORITY_SEP}{step}" if step else "")
+            raw += client.lrange(key(name), 0, -1)
+    unacked = [json.loads(value)[0] for value in client.hvals(key("unacked"))]
     return set(_stage_messages([json.loads(item) for item in raw] + unacked))
 
 

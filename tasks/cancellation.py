@@ -8,11 +8,10 @@ and the worker notices at its next heartbeat, which reads the job's status.
 from __future__ import annotations
 
 import logging
-from functools import cache
 
 import redis
 
-from config import get_settings, service_urls
+from tasks.redis_clients import key, quick_client
 
 log = logging.getLogger(__name__)
 
@@ -20,20 +19,14 @@ FLAG_TTL_S = 24 * 3600
 """A cancel flag outlives any stage that could still be running."""
 
 
-@cache
-def _client() -> redis.Redis:
-    # Short timeouts: a cancel check must never hold up a stage for long.
-    return redis.Redis.from_url(service_urls()[1], socket_timeout=1, socket_connect_timeout=1)
-
-
 def _key(job_id: str) -> str:
-    return f"{get_settings().broker_key_prefix}genjobs:cancel:{job_id}"
+    return key(f"genjobs:cancel:{job_id}")
 
 
 def request_cancel(job_id: str) -> None:
     """Raise the flag for workers running a stage of this job."""
     try:
-        _client().set(_key(job_id), 1, ex=FLAG_TTL_S)
+        quick_client().set(_key(job_id), 1, ex=FLAG_TTL_S)
     except redis.RedisError as exc:
         log.warning("cancel flag for job %s not set (workers see it at heartbeat): %s", job_id, exc)
 
@@ -41,7 +34,7 @@ def request_cancel(job_id: str) -> None:
 def clear_cancel(job_id: str) -> None:
     """Lower the flag (the job is being retried)."""
     try:
-        _client().delete(_key(job_id))
+        quick_client().delete(_key(job_id))
     except redis.RedisError as exc:
         log.warning("cancel flag for job %s not cleared: %s", job_id, exc)
 
@@ -49,6 +42,6 @@ def clear_cancel(job_id: str) -> None:
 def cancel_requested(job_id: str) -> bool:
     """True if the flag is up; False when it is down or Redis cannot say."""
     try:
-        return bool(_client().exists(_key(job_id)))
+        return bool(quick_client().exists(_key(job_id)))
     except redis.RedisError:
         return False

@@ -9,13 +9,14 @@ from celery import shared_task
 from sqlalchemy import and_, func, or_, select
 
 from config import get_settings
-from tasks.broker_scan import broker_client, held_stage_messages
+from tasks.broker_scan import held_stage_messages
 from tasks.claims import settle_stage
 from tasks.db import db
 from tasks.enqueue import enqueue_stage
 from tasks.errors import WorkerLost
 from tasks.models import Job, JobStage
 from tasks.pipelines import STAGE_NAMES
+from tasks.redis_clients import key, scan_client
 from tasks.runner import retry_or_fail_stage
 from tasks.states import ACTIVE, PROCESSING
 
@@ -30,9 +31,7 @@ def reconcile_stages(limit: int = 500) -> int:
     """Send due stages the broker does not hold: never sent, or lost (Redis restarted)."""
     # One reconciler at a time: two overlapping runs (beat catching up after an outage)
     # would both see the same stages missing and send each twice.
-    lock = broker_client().lock(
-        get_settings().broker_key_prefix + "genjobs:reconcile", timeout=120, blocking=False
-    )
+    lock = scan_client().lock(key("genjobs:reconcile"), timeout=120, blocking=False)
     if not lock.acquire():
         return 0
     try:

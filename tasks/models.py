@@ -76,6 +76,7 @@ class Job(db.Model):  # type: ignore[name-defined,misc]
         CheckConstraint(f"priority IN {LANES}", name="priority"),
         CheckConstraint("progress BETWEEN 0 AND 100", name="progress"),
         Index("ix_jobs_user_created", "user_id", "created_at", "id"),
+        Index("ix_jobs_finished", "finished_at"),
         Index(
             "ix_jobs_pending_queue",
             "priority",

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, func, insert, update
 
 from tasks.db import db
 from tasks.errors import InvalidTransition
+from tasks.live_events import publish_after_commit
 from tasks.models import Job, JobEvent
 
 PENDING = "pending"
@@ -115,22 +116,13 @@ def _write(
     db.session.execute(
         insert(JobEvent).values(job_id=job_id, seq=row.last_seq, type=event_type, data=data)
     )
+    publish_after_commit(db.session(), job_id, row.last_seq, event_type, data)
     return True
 
 
 def append_created_event(job: Job) -> None:
     """Number and record the creation of a job that is being inserted."""
     job.last_seq = 1
-    db.session.add(
-        JobEvent(
-            job_id=job.id,
-            seq=1,
-            type="status",
-            data={
-                "status": job.status,
-                "stage": job.stage,
-                "progress": 0,
-                "message": job.message,
-            },
-        )
-    )
+    data = {"status": job.status, "stage": job.stage, "progress": 0, "message": job.message}
+    db.session.add(JobEvent(job_id=job.id, seq=1, type="status", data=data))
+    publish_after_commit(db.session(), job.id, 1, "status", data)

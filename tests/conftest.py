@@ -61,6 +61,8 @@ def _point_at_test_services() -> tuple[str, str]:
         REDIS_URL=test_redis,
         ARTIFACTS_DIR=tempfile.mkdtemp(prefix="genjobs-artifacts-"),
         RETRY_BACKOFF_BASE_S="0.2",
+        SSE_HEARTBEAT_S="1",
+        SSE_QUEUE_REFRESH_S="0.5",
         RETRY_BACKOFF_MAX_S="1",
     )
     return os.environ["DATABASE_URL"], test_redis

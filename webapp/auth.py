@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask import g, request
+from flask import g, request, session
 
 from tasks.db import db
 from tasks.models import ApiKey, User
@@ -42,6 +42,11 @@ def user_for_key(raw_key: str) -> User | None:
     ).scalar_one_or_none()
 
 
+def _session_user() -> User | None:
+    user_id = session.get("user_id")
+    return db.session.get(User, user_id) if isinstance(user_id, int) else None
+
+
 def current_user() -> User:
     """The authenticated user of this request."""
     user: User = g.user
@@ -49,12 +54,19 @@ def current_user() -> User:
 
 
 def require_api_key(view: Callable[P, R]) -> Callable[P, R]:
-    """Reject the request with 401 unless it carries a valid `Authorization: Bearer` key."""
+    """Reject the request with 401 unless it carries a valid key (or, to read, a session).
+
+    The session cookie set by POST /api/v1/session counts only for GET and HEAD:
+    browsers cannot add headers to EventSource or <img>, and a forged cross-site
+    request must not be able to change anything.
+    """
 
     @wraps(view)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         user = user_for_key(token.strip()) if scheme.lower() == "bearer" and token else None
+        if user is None and not token and request.method in ("GET", "HEAD"):
+            user = _session_user()
         if user is None:
             raise ApiError(
                 401,

@@ -32,7 +32,8 @@ PAGE_SIZE_MAX = 100
 """The most jobs one list page returns."""
 
 
-def _own_job(job_id: str) -> Job:
+def own_job(job_id: str) -> Job:
+    """The caller's job with its stages; 404 for an unknown job or another user's."""
     job = db.session.execute(
         select(Job)
         .options(selectinload(Job.stages))
@@ -63,7 +64,7 @@ def create_job() -> tuple[Response, int, dict[str, str]]:
     kind, job_input, lane = parse_job_request(body, user.tier)
     job = submit_job(user=user, kind=kind, job_input=job_input, lane=lane)
     location = url_for("jobs.get_job", job_id=job.id)
-    return jsonify(job_json(_own_job(job.id))), 202, {"Location": location}
+    return jsonify(job_json(own_job(job.id))), 202, {"Location": location}
 
 
 @bp.get("/<job_id>")
@@ -73,7 +74,7 @@ def get_job(job_id: str) -> Response:
 
     Response: 200 {"id": "3f2a...", "status": "processing", "stage": "generate", "progress": 40}
     """
-    job = _own_job(job_id)
+    job = own_job(job_id)
     body = job_json(job)
     # A pending job's place in the queue moves without an event of its own.
     etag = f"{job.id}-{job.last_seq}-{body['queue_position'] or 0}"
@@ -125,10 +126,10 @@ def cancel(job_id: str) -> Response:
 
     Response: 200 {"id": "3f2a...", "status": "canceled", ...}; 409 if it already finished
     """
-    job = _own_job(job_id)
+    job = own_job(job_id)
     if not cancel_job(job.id):
         raise ApiError(409, "invalid_transition", f"job {job_id} is already {job.status}")
-    return jsonify(job_json(_own_job(job_id)))
+    return jsonify(job_json(own_job(job_id)))
 
 
 @bp.post("/<job_id>/retry")
@@ -138,21 +139,21 @@ def retry(job_id: str) -> tuple[Response, int]:
 
     Response: 202 {"id": "3f2a...", "status": "pending", "stage": "generate", ...}
     """
-    job = _own_job(job_id)
+    job = own_job(job_id)
     if not retry_job(job.id):
         raise ApiError(
             409,
             "invalid_transition",
             f"job {job_id} is {job.status}; only failed or canceled jobs can be retried",
         )
-    return jsonify(job_json(_own_job(job_id))), 202
+    return jsonify(job_json(own_job(job_id))), 202
 
 
 @bp.get("/<job_id>/artifacts/<name>")
 @require_api_key
 def download_artifact(job_id: str, name: str) -> Response:
     """A result file of the caller's job (`?download=1` to save it rather than show it)."""
-    job = _own_job(job_id)
+    job = own_job(job_id)
     listed = {a["name"]: a for a in (job.result or {}).get("artifacts", [])}
     path = artifact_path(job.id, name) if name in listed else None
     if path is None:

@@ -9,6 +9,7 @@ from flask import url_for
 from sqlalchemy import case, func, select
 
 from tasks.db import db
+from tasks.eta import eta_seconds
 from tasks.models import Job
 from tasks.states import PENDING
 
@@ -40,6 +41,7 @@ def queue_position(job: Job) -> int | None:
 
 def job_json(job: Job) -> dict[str, Any]:
     """A job as the API shows it."""
+    position = queue_position(job)
     result = dict(job.result) if job.result else None
     if result and "artifacts" in result:
         result["artifacts"] = [
@@ -66,8 +68,8 @@ def job_json(job: Job) -> dict[str, Any]:
         ],
         "progress": job.progress,
         "message": job.message,
-        "queue_position": queue_position(job),
-        "eta_seconds": None,
+        "queue_position": position,
+        "eta_seconds": eta_seconds(job.kind, job.status, job.progress, position),
         "priority": job.priority,
         "input": job.input,
         "result": result,
