@@ -17,16 +17,29 @@ from tasks.db import db
 from tasks.models import Job, JobStage
 
 
+def _stage_row(
+    job_id: str, stage: str, *, status: str, attempts: int
+) -> tuple[ColumnElement[bool], ...]:
+    """The WHERE clause naming one stage row, in one status, at one attempt count (the fence)."""
+    return (
+        JobStage.job_id == job_id,
+        JobStage.name == stage,
+        JobStage.status == status,
+        JobStage.attempts == attempts,
+    )
+
+
+def _update_stage(conditions: tuple[ColumnElement[bool], ...], **values: Any) -> int:
+    stmt = update(JobStage).where(*conditions).values(**values)
+    result = db.session.execute(stmt.execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def claim_stage(job_id: str, stage: str, expected_attempts: int) -> int | None:
     """Take a pending stage for one attempt; the new attempt number is the fence."""
     stmt = (
         update(JobStage)
-        .where(
-            JobStage.job_id == job_id,
-            JobStage.name == stage,
-            JobStage.status == "pending",
-            JobStage.attempts == expected_attempts,
-        )
+        .where(*_stage_row(job_id, stage, status="pending", attempts=expected_attempts))
         .values(
             status="running",
             attempts=JobStage.attempts + 1,
@@ -42,59 +55,26 @@ def claim_stage(job_id: str, stage: str, expected_attempts: int) -> int | None:
 
 def holds_fence(job_id: str, stage: str, fence: int) -> ColumnElement[bool]:
     """SQL condition: this attempt still owns the running stage."""
-    return exists().where(
-        JobStage.job_id == job_id,
-        JobStage.name == stage,
-        JobStage.status == "running",
-        JobStage.attempts == fence,
-    )
+    return exists().where(*_stage_row(job_id, stage, status="running", attempts=fence))
 
 
 def settle_stage(job_id: str, stage: str, fence: int, status: str, **values: Any) -> bool:
     """Move a running stage this attempt owns to `status`; False if the fence was lost."""
     if status in ("completed", "failed", "canceled"):
         values.setdefault("finished_at", func.now())
-    stmt = (
-        update(JobStage)
-        .where(
-            JobStage.job_id == job_id,
-            JobStage.name == stage,
-            JobStage.status == "running",
-            JobStage.attempts == fence,
-        )
-        .values(status=status, **values)
-        .execution_options(synchronize_session=False)
-    )
-    return db.session.execute(stmt).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    row = _stage_row(job_id, stage, status="running", attempts=fence)
+    return _update_stage(row, status=status, **values) == 1
 
 
 def heartbeat(job_id: str, stage: str, fence: int) -> bool:
     """Record that this attempt is alive; False if it lost the stage or the job left processing."""
-    stmt = (
-        update(JobStage)
-        .where(
-            JobStage.job_id == job_id,
-            JobStage.name == stage,
-            JobStage.status == "running",
-            JobStage.attempts == fence,
-            exists().where(Job.id == job_id, Job.status == "processing"),
-        )
-        .values(heartbeat_at=func.now())
-        .execution_options(synchronize_session=False)
-    )
-    return db.session.execute(stmt).rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    row = _stage_row(job_id, stage, status="running", attempts=fence)
+    still_processing = exists().where(Job.id == job_id, Job.status == "processing")
+    return _update_stage((*row, still_processing), heartbeat_at=func.now()) == 1
 
 
 def mark_enqueued(job_id: str, stage: str, attempts: int) -> None:
     """Note that a message for this stage attempt is with the broker."""
-    db.session.execute(
-        update(JobStage)
-        .where(
-            JobStage.job_id == job_id,
-            JobStage.name == stage,
-            JobStage.status == "pending",
-            JobStage.attempts == attempts,
-        )
-        .values(enqueued_at=func.now())
-        .execution_options(synchronize_session=False)
+    _update_stage(
+        _stage_row(job_id, stage, status="pending", attempts=attempts), enqueued_at=func.now()
     )
