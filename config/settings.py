@@ -22,6 +22,26 @@ PROVIDERS = ("openai", "local")
 
 T = TypeVar("T")
 
+TIER_DEFAULTS: dict[str, tuple[int, int, int, int]] = {
+    "standard": (120, 2000, 500, 4),
+    "vip": (600, 20000, 5000, 16),
+}
+"""tier -> (requests per minute, jobs per day, max pending, max in flight), unless the
+environment says otherwise (e.g. VIP_MAX_IN_FLIGHT=32)."""
+
+LIMIT_NAMES = ("requests_per_minute", "jobs_per_day", "max_pending", "max_in_flight")
+"""The per-tier limits, in TIER_DEFAULTS order."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TierLimits:
+    """A tier's default limits; a user's own values (users table) override them."""
+
+    requests_per_minute: int
+    jobs_per_day: int
+    max_pending: int
+    max_in_flight: int
+
 
 class SettingsError(ValueError):
     """An environment variable holds a value the service cannot start with."""
@@ -62,6 +82,7 @@ class Settings:
     lost_message_grace_s: float
     bench_noop_kind: bool
     sse_heartbeat_s: float
+    tier_limits: dict[str, TierLimits]
     sse_queue_refresh_s: float
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -105,6 +126,16 @@ def _choice(*allowed: str) -> Callable[[str], str]:
         return raw
 
     return parse
+
+
+def _tier_limits(
+    env: Mapping[str, str], tier: str, defaults: tuple[int, int, int, int]
+) -> TierLimits:
+    values = {
+        name: _read(env, f"{tier.upper()}_{name.upper()}", _positive(int), default)
+        for name, default in zip(LIMIT_NAMES, defaults, strict=True)
+    }
+    return TierLimits(**values)
 
 
 def _flag(raw: str) -> bool:
@@ -171,6 +202,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lost_message_grace_s=_read(env, "LOST_MESSAGE_GRACE_S", _positive(float), 60.0),
         bench_noop_kind=_read(env, "BENCH_NOOP_KIND", _flag, False),
         sse_heartbeat_s=_read(env, "SSE_HEARTBEAT_S", _positive(float), 15.0),
+        tier_limits={
+            tier: _tier_limits(env, tier, defaults) for tier, defaults in TIER_DEFAULTS.items()
+        },
         sse_queue_refresh_s=_read(env, "SSE_QUEUE_REFRESH_S", _positive(float), 5.0),
     )
     if settings.heartbeat_timeout_s <= 2 * settings.heartbeat_interval_s:

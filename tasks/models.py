@@ -44,6 +44,11 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     tier: Mapped[str] = mapped_column(String(16), default="standard")
+    # Per-user overrides of the tier's limits (None: the tier's default from config).
+    requests_per_minute: Mapped[int | None]
+    jobs_per_day: Mapped[int | None]
+    max_pending: Mapped[int | None]
+    max_in_flight: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="user")
@@ -101,10 +106,40 @@ class Job(db.Model):  # type: ignore[name-defined,misc]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # When the job was let past its user's in-flight cap; None while it waits in Postgres.
+    admitted_at: Mapped[datetime | None]
+    batch_id: Mapped[str | None] = mapped_column(
+        ForeignKey("batches.id", ondelete="SET NULL"), index=True
+    )
 
     stages: Mapped[list[JobStage]] = relationship(
         order_by="JobStage.position", cascade="all, delete-orphan", back_populates="job"
     )
+
+
+class Batch(db.Model):  # type: ignore[name-defined,misc]
+    """Many jobs submitted in one request."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_job_id)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class IdempotencyKey(db.Model):  # type: ignore[name-defined,misc]
+    """A client's Idempotency-Key: the same key and body give the same job (kept 24 h)."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)
 
 
 class JobStage(db.Model):  # type: ignore[name-defined,misc]

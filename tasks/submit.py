@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func
+
 from tasks.db import db
 from tasks.enqueue import enqueue_stage
 from tasks.models import Job, JobStage, User, new_job_id
@@ -26,6 +28,7 @@ def submit_job(*, user: User, kind: str, job_input: dict[str, Any], lane: str) -
         input=job_input,
         message=QUEUED_MESSAGE,
         progress=0,
+        admitted_at=func.now(),
         stages=[JobStage(position=i, name=stage.name) for i, stage in enumerate(stages)],
     )
     db.session.add(job)
