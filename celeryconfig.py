@@ -14,10 +14,12 @@ broker_url = service_urls()[1]
 broker_connection_retry_on_startup = True
 broker_connection_timeout = 3
 broker_transport_options = {
-    # Lanes: one Redis list per priority step; lower number pops first.
+    # Lanes: one Redis list per priority step; a worker pops the most urgent step across
+    # all its queues first. Within a step, queues take turns (round robin), so a worker
+    # does not run every job's first stage before any job's second.
     "priority_steps": PRIORITY_STEPS,
     "sep": ":",
-    "queue_order_strategy": "priority",
+    "queue_order_strategy": "round_robin",
     # An unacked message comes back after this long; it must outlive the longest stage
     # and the longest retry countdown, or a live stage would be delivered twice.
     "visibility_timeout": max(
@@ -60,6 +62,10 @@ task_send_sent_event = True
 beat_schedule = {
     "reconcile-stages": {
         "task": "maintenance.reconcile_stages",
+        "schedule": _settings.maintenance_interval_s,
+    },
+    "admit-waiting-jobs": {
+        "task": "maintenance.admit_waiting_jobs",
         "schedule": _settings.maintenance_interval_s,
     },
     "reap-stale-stages": {

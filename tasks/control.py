@@ -4,30 +4,45 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from tasks.admission import admit_waiting
 from tasks.cancellation import clear_cancel, request_cancel
 from tasks.db import db
-from tasks.enqueue import enqueue_stage
 from tasks.models import Job, JobStage
 from tasks.states import ACTIVE, CANCELED, FAILED, PENDING, transition
 
 
 def cancel_job(job_id: str) -> bool:
-    """Cancel a pending or processing job; False if it had already finished.
+    """Cancel a pending or processing job; False if it had already finished."""
+    return cancel_jobs([job_id]) == 1
+
+
+def cancel_jobs(job_ids: list[str]) -> int:
+    """Cancel those of these jobs that are pending or processing; returns how many.
 
     Pending stages are marked canceled so none of them ever runs; a running stage
     sees the cancel flag within a poll interval and stops, keeping what it made.
+    One transaction for all, then one admission pass per user: freed slots go to
+    the users' waiting jobs.
     """
-    if not transition(job_id, ACTIVE, CANCELED, message="Canceled"):
-        return False
+    canceled = [
+        job_id for job_id in job_ids if transition(job_id, ACTIVE, CANCELED, message="Canceled")
+    ]
+    if not canceled:
+        db.session.rollback()
+        return 0
     db.session.execute(
         update(JobStage)
-        .where(JobStage.job_id == job_id, JobStage.status == "pending")
+        .where(JobStage.job_id.in_(canceled), JobStage.status == "pending")
         .values(status="canceled")
         .execution_options(synchronize_session=False)
     )
+    users = set(db.session.execute(select(Job.user_id).where(Job.id.in_(canceled))).scalars())
     db.session.commit()
-    request_cancel(job_id)
-    return True
+    for job_id in canceled:
+        request_cancel(job_id)
+    for user_id in users:
+        admit_waiting(user_id)
+    return len(canceled)
 
 
 def retry_job(job_id: str) -> bool:
@@ -44,7 +59,12 @@ def retry_job(job_id: str) -> bool:
         return False
     resume_at = unfinished[0].name
     if not transition(
-        job_id, (FAILED, CANCELED), PENDING, stage=resume_at, message=f"Retrying from {resume_at}"
+        job_id,
+        (FAILED, CANCELED),
+        PENDING,
+        stage=resume_at,
+        message=f"Retrying from {resume_at}",
+        admitted_at=None,  # back through admission: the cap applies to retries too
     ):
         return False
     # Attempts never go down (they fence out any worker still running an old attempt);
@@ -63,6 +83,6 @@ def retry_job(job_id: str) -> bool:
     )
     db.session.commit()
     clear_cancel(job_id)
-    lane = db.session.execute(select(Job.priority).where(Job.id == job_id)).scalar_one()
-    enqueue_stage(job_id, resume_at, attempts=unfinished[0].attempts, lane=lane)
+    user_id = db.session.execute(select(Job.user_id).where(Job.id == job_id)).scalar_one()
+    admit_waiting(user_id)
     return True

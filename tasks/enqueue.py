@@ -43,26 +43,33 @@ def stage_task_name(stage: str) -> str:
 
 
 def enqueue_stage(
-    job_id: str,
-    stage: str,
-    *,
-    attempts: int,
-    lane: str,
-    countdown_s: float | None = None,
+    job_id: str, stage: str, *, attempts: int, lane: str, countdown_s: float | None = None
 ) -> bool:
     """Publish one stage attempt; False (and logged) when the broker cannot take it."""
-    try:
-        # The Celery app of the Flask app whose context we are in (web request or task).
-        current_app.extensions["celery"].send_task(
-            stage_task_name(stage),
-            args=(job_id, attempts),
-            queue=queue_name(stage),
-            priority=LANE_PRIORITY[lane],
-            countdown=countdown_s,
-        )
-    except BROKER_ERRORS as exc:
-        log.warning("could not enqueue %s of job %s (will retry later): %s", stage, job_id, exc)
-        return False
-    mark_enqueued(job_id, stage, attempts)
+    return enqueue_stages([(job_id, stage, attempts, lane)], countdown_s=countdown_s) == 1
+
+
+def enqueue_stages(
+    stages: list[tuple[str, str, int, str]], *, countdown_s: float | None = None
+) -> int:
+    """Publish (job id, stage, attempts, lane) stage attempts; mark the sent ones in one commit."""
+    # The Celery app of the Flask app whose context we are in (web request or task).
+    celery_app = current_app.extensions["celery"]
+    sent = []
+    for job_id, stage, attempts, lane in stages:
+        try:
+            celery_app.send_task(
+                stage_task_name(stage),
+                args=(job_id, attempts),
+                queue=queue_name(stage),
+                priority=LANE_PRIORITY[lane],
+                countdown=countdown_s,
+            )
+        except BROKER_ERRORS as exc:
+            log.warning("could not enqueue %s of job %s (will retry later): %s", stage, job_id, exc)
+            break  # the broker is down: the rest would fail too; the reconciler sends them
+        sent.append((job_id, stage, attempts))
+    for job_id, stage, attempts in sent:
+        mark_enqueued(job_id, stage, attempts)
     db.session.commit()
-    return True
+    return len(sent)

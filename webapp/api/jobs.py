@@ -17,9 +17,9 @@ from tasks.db import db
 from tasks.models import Job
 from tasks.pipelines import KINDS
 from tasks.states import ACTIVE, STATUSES
-from tasks.submit import submit_job
-from webapp.api.schemas import parse_job_request
+from webapp.api.schemas import json_body, parse_job_request
 from webapp.api.serialize import job_json
+from webapp.api.submission import submit_from_request
 from webapp.auth import current_user, require_api_key
 from webapp.errors import ApiError
 
@@ -50,21 +50,15 @@ def create_job() -> tuple[Response, int, dict[str, str]]:
     """Submit a job.
 
     Request:  {"kind": "image", "input": {"prompt": "a red lighthouse"}, "priority": "low"}
+              (optional header Idempotency-Key: <any string up to 255 characters>)
     Response: 202 {"id": "3f2a...", "status": "pending", "stage": null, ...}
-              Location: /api/v1/jobs/3f2a...
+              Location: /api/v1/jobs/3f2a...; RateLimit-Limit/-Remaining/-Reset
     """
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiError(
-            400,
-            "invalid_json",
-            "the body must be a JSON object (Content-Type: application/json)",
-        )
-    user = current_user()
-    kind, job_input, lane = parse_job_request(body, user.tier)
-    job = submit_job(user=user, kind=kind, job_input=job_input, lane=lane)
-    location = url_for("jobs.get_job", job_id=job.id)
-    return jsonify(job_json(own_job(job.id))), 202, {"Location": location}
+    spec = parse_job_request(json_body(), current_user().tier)
+    submission, headers = submit_from_request([spec], as_batch=False)
+    job_id = submission.job_ids[0]
+    headers["Location"] = url_for("jobs.get_job", job_id=job_id)
+    return jsonify(job_json(own_job(job_id))), 202, headers
 
 
 @bp.get("/<job_id>")

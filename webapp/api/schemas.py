@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
+from flask import request as flask_request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tasks.models import LANES, TIERS
 from tasks.pipelines import KINDS
+from tasks.submit import JobSpec
 from webapp.errors import ApiError
 
 IMAGE_SIZES = ("256x256", "512x512", "1024x1024", "1024x1536", "1536x1024")
@@ -63,17 +65,27 @@ INPUT_MODELS: dict[str, type[Strict]] = {
 assert set(INPUT_MODELS) == set(KINDS)
 
 
-def parse_job_request(body: object, tier: str) -> tuple[str, dict[str, Any], str]:
-    """Validate a submit body; returns (kind, normalised input, lane) or raises 422."""
-    request = _validate(JobRequest, body, prefix="")
+def json_body() -> Any:
+    """The request's JSON body, or 400 when it is not JSON."""
+    body = flask_request.get_json(silent=True)
+    if body is None:
+        raise ApiError(
+            400, "invalid_json", "the body must be JSON (Content-Type: application/json)"
+        )
+    return body
+
+
+def parse_job_request(body: object, tier: str, *, prefix: str = "") -> JobSpec:
+    """Validate one job's request; returns its spec or raises 422 naming the field."""
+    request = _validate(JobRequest, body, prefix=prefix)
     if request.kind not in INPUT_MODELS:
         raise ApiError(
             422,
             "invalid_field",
             f"kind must be one of: {', '.join(INPUT_MODELS)}",
-            field="kind",
+            field=f"{prefix}kind",
         )
-    job_input = _validate(INPUT_MODELS[request.kind], request.input, prefix="input.")
+    job_input = _validate(INPUT_MODELS[request.kind], request.input, prefix=f"{prefix}input.")
     allowed = TIER_LANES[tier]
     lane = request.priority or allowed[0]
     if lane not in allowed:
@@ -81,9 +93,9 @@ def parse_job_request(body: object, tier: str) -> tuple[str, dict[str, Any], str
             422,
             "invalid_field",
             f"priority {lane!r} is above what the {tier} tier allows ({', '.join(allowed)})",
-            field="priority",
+            field=f"{prefix}priority",
         )
-    return request.kind, job_input.model_dump(), lane
+    return JobSpec(kind=request.kind, input=job_input.model_dump(), lane=lane)
 
 
 def _validate(model: type[M], data: object, *, prefix: str) -> M:

@@ -13,8 +13,11 @@ from tasks.eta import eta_seconds
 from tasks.models import Job
 from tasks.states import PENDING
 
-LANE_RANK = case({"high": 0, "default": 1, "low": 2}, value=Job.priority)
+LANE_RANK_OF = {"high": 0, "default": 1, "low": 2}
 """Lanes in the order workers take them."""
+
+LANE_RANK = case(LANE_RANK_OF, value=Job.priority)
+"""The same, in SQL."""
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -23,20 +26,31 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def queue_position(job: Job) -> int | None:
-    """1 + how many pending jobs run before this one (more urgent lane, or same lane and older)."""
+    """1 + how many pending jobs will run before this one.
+
+    Admitted jobs queue by lane, then age. A job still waiting for admission (over
+    its user's in-flight cap) comes after every admitted job and after its user's
+    earlier waiting jobs.
+    """
     if job.status != PENDING:
         return None
-    rank = {"high": 0, "default": 1, "low": 2}[job.priority]
-    ahead = db.session.execute(
-        select(func.count())
-        .select_from(Job)
-        .where(
-            Job.status == PENDING,
-            (LANE_RANK < rank)
-            | ((Job.priority == job.priority) & (Job.created_at < job.created_at)),
+    admitted = (Job.status == PENDING) & Job.admitted_at.is_not(None)
+    if job.admitted_at is None:
+        ahead = (
+            (Job.status == PENDING)
+            & Job.admitted_at.is_(None)
+            & (Job.user_id == job.user_id)
+            & (Job.created_at < job.created_at)
         )
+        condition = admitted | ahead
+    else:
+        rank = LANE_RANK_OF[job.priority]
+        same_lane_older = (Job.priority == job.priority) & (Job.created_at < job.created_at)
+        condition = admitted & ((LANE_RANK < rank) | same_lane_older)
+    ahead_count = db.session.execute(
+        select(func.count()).select_from(Job).where(condition)
     ).scalar_one()
-    return int(ahead) + 1
+    return int(ahead_count) + 1
 
 
 def job_json(job: Job) -> dict[str, Any]:
