@@ -1,9 +1,12 @@
 // The /api/v1 client: every call carries the Bearer key; errors become ApiError.
+// The session cookie (POST /session) is for what cannot send a header: EventSource,
+// <img> and download links. It authenticates reads only, so changes always use the key.
 
 const KEY_STORAGE = "genjobs.apiKey";
-const API = "/api/v1";
+export const API = "/api/v1";
 
 export const ACTIVE = new Set(["pending", "processing"]);
+export const FINAL = new Set(["completed", "failed", "canceled"]);
 
 export class ApiError extends Error {
   constructor(status, code, message, { field = null, retryAfterS = null } = {}) {
@@ -37,10 +40,15 @@ export function retryAfter(response) {
 }
 
 export const keyStore = {
+  KEY: KEY_STORAGE,
   load: () => localStorage.getItem(KEY_STORAGE),
   save: (key) => localStorage.setItem(KEY_STORAGE, key),
   clear: () => localStorage.removeItem(KEY_STORAGE),
 };
+
+export function jobUrl(id, suffix = "") {
+  return `${API}/jobs/${encodeURIComponent(id)}${suffix}`;
+}
 
 export class Api {
   constructor(key) {
@@ -67,6 +75,17 @@ export class Api {
     return response;
   }
 
+  /** Prove the key and get the session cookie; answers who we are and what we may ask for. */
+  async startSession() {
+    const response = await this.request(`${API}/session`, { method: "POST" });
+    return response.json(); // { name, tier, priorities }
+  }
+
+  /** Drop the session cookie (best effort: the key is forgotten either way). */
+  static async endSession() {
+    await fetch(`${API}/session`, { method: "DELETE" }).catch(() => {});
+  }
+
   async listJobs({ status = "", kind = "", limit = 20, cursor = null } = {}) {
     const query = new URLSearchParams({ limit: String(limit) });
     if (status) query.set("status", status);
@@ -84,7 +103,7 @@ export class Api {
   /** One job; `job` is null when the server answered 304 to our ETag. */
   async getJob(id, etag) {
     const headers = etag ? { "If-None-Match": etag } : {};
-    const response = await this.request(`${API}/jobs/${encodeURIComponent(id)}`, { headers });
+    const response = await this.request(jobUrl(id), { headers });
     return {
       job: response.status === 304 ? null : await response.json(),
       etag: response.headers.get("ETag") || etag,
@@ -92,8 +111,13 @@ export class Api {
     };
   }
 
-  async fetchBlob(url) {
-    const response = await this.request(url, { headers: { Accept: "*/*" } });
-    return response.blob();
+  async cancelJob(id) {
+    const response = await this.request(jobUrl(id, "/cancel"), { method: "POST" });
+    return response.json();
+  }
+
+  async retryJob(id) {
+    const response = await this.request(jobUrl(id, "/retry"), { method: "POST" });
+    return response.json();
   }
 }

@@ -2,45 +2,55 @@
 // All state comes from the API, so a reload shows exactly what the server knows.
 
 import { Api, keyStore } from "./api.js";
+import { offerPriorities, setupComposer } from "./composer.js";
 import { JobList } from "./joblist.js";
-import { ThumbnailCache, Viewer, artifact, saveArtifact } from "./media.js";
-import { Poller } from "./poller.js";
+import { LiveUpdates } from "./live.js";
+import { Viewer } from "./media.js";
 
 const $ = (id) => document.getElementById(id);
-const viewer = new Viewer(null, showBanner);
-let session = null; // { api, list, poller, thumbnails } while signed in
+const viewer = new Viewer((error) => showBanner(error.message));
+let session = null; // { api, me, list, live } while signed in
+let signingOut = Promise.resolve(); // a new session must not race the end of the last
 
 // --- Session -----------------------------------------------------------------------
 
 async function startSession(key) {
   const api = new Api(key);
-  await api.listJobs({ limit: 1 }); // proves the key before we keep it
+  await signingOut;
+  const me = await api.startSession(); // proves the key and sets the read-only cookie
   keyStore.save(key);
-  const thumbnails = new ThumbnailCache(api);
-  const list = new JobList({ api, thumbnails });
-  const poller = new Poller({
+  const list = new JobList({ api });
+  const live = new LiveUpdates({
     api,
     list,
     onUnauthorized: () => signOut("Your API key is no longer accepted. Sign in again."),
     onTrouble: (error) => showBanner(error && `${error.message} Retrying…`),
-    onLive: (live) => { $("live").hidden = !live; },
+    onLive: (on) => { $("live").hidden = !on; },
   });
-  session = { api, list, poller, thumbnails };
-  viewer.api = api;
+  session = { api, me, list, live };
+  showUser(me);
   show("workspace");
-  $("session-key").textContent = `Key ${key.slice(0, 7)}…`;
-  $("session").hidden = false;
   await reloadList();
-  poller.start();
+  live.start();
+}
+
+function showUser(me) {
+  $("session-name").textContent = me.name;
+  const tier = $("session-tier");
+  tier.textContent = me.tier === "vip" ? "VIP" : me.tier;
+  tier.className = `tier tier-${me.tier}`;
+  $("session").hidden = false;
+  offerPriorities(me.priorities);
 }
 
 function signOut(message = "") {
   if (session) {
-    session.poller.stop();
+    session.live.stop();
     session.list.clear();
     session = null;
   }
-  if (viewer.dialog.open) viewer.dialog.close();
+  signingOut = Api.endSession(); // even without a session here: the cookie may outlive the key
+  viewer.close();
   keyStore.clear();
   $("session").hidden = true;
   $("api-key").value = "";
@@ -68,6 +78,13 @@ async function signIn(event) {
   }
 }
 
+/** Another tab signed out or in with another key: follow it (the cookie is shared). */
+function onStorage(event) {
+  if (event.key !== keyStore.KEY || !session || event.newValue === session.api.key) return;
+  if (event.newValue) window.location.reload();
+  else signOut("You signed out in another tab.");
+}
+
 function show(view) {
   $("boot").hidden = true;
   $("signin").hidden = view !== "signin";
@@ -85,7 +102,7 @@ async function reloadList() {
     if (error.status === 401) return signOut("Your API key is no longer accepted.");
     showBanner(`Could not load your jobs: ${error.message}`);
   }
-  session?.poller.kick();
+  session?.live.kick();
 }
 
 async function loadMore(event) {
@@ -93,7 +110,7 @@ async function loadMore(event) {
   button.disabled = true;
   try {
     await session.list.loadMore();
-    session.poller.kick();
+    session.live.kick();
   } catch (error) {
     showBanner(`Could not load more jobs: ${error.message}`);
   } finally {
@@ -101,18 +118,49 @@ async function loadMore(event) {
   }
 }
 
-function onListClick(event) {
+/** The buttons on a card: each answers with the job (or a new one) as it now stands. */
+const JOB_ACTIONS = {
+  cancel: { verb: "cancel", run: (api, job) => api.cancelJob(job.id) },
+  retry: { verb: "retry", run: (api, job) => api.retryJob(job.id) },
+  rerun: {
+    verb: "re-run",
+    run: (api, job) => api.submitJob({
+      kind: job.kind,
+      input: job.input,
+      priority: session.me.priorities.includes(job.priority) ? job.priority : undefined,
+    }),
+  },
+};
+
+async function onListClick(event) {
   const card = event.target.closest("[data-job-id]");
   const job = card && session && session.list.job(card.dataset.jobId);
   if (!job) return;
-  if (event.target.closest("[data-ref=thumb]")) viewer.open(job);
-  const button = event.target.closest("[data-ref=download]");
-  if (button) {
-    button.disabled = true;
-    saveArtifact(session.api, job, artifact(job, "image.png"))
-      .catch((error) => showBanner(`Download failed: ${error.message}`))
-      .finally(() => { button.disabled = false; });
+  if (event.target.closest("[data-ref=thumb]")) return viewer.open(job);
+  const button = event.target.closest("[data-action]");
+  const action = button && JOB_ACTIONS[button.dataset.action];
+  if (!action) return;
+  const { list, live, api } = session;
+  button.disabled = true;
+  try {
+    const answer = await action.run(api, job);
+    list.upsert(answer);
+    if (answer.id !== job.id) revealNewJob(answer);
+  } catch (error) {
+    if (error.status === 401) return signOut("Your API key is no longer accepted.");
+    const wait = error.retryAfterS ? ` Try again in ${Math.ceil(error.retryAfterS)} s.` : "";
+    showBanner(`Could not ${action.verb} the job: ${error.message}${wait}`);
+    if (error.status === 409) live.pollNow(job.id); // it moved on meanwhile: show where to
+  } finally {
+    button.disabled = false;
+    live.kick();
   }
+}
+
+function revealNewJob(job) {
+  const card = document.querySelector(`[data-job-id="${CSS.escape(job.id)}"]`);
+  if (card) card.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  else showBanner(`Submitted job #${job.id.slice(0, 8)}; the current filter hides it.`);
 }
 
 function showBanner(message) {
@@ -121,115 +169,30 @@ function showBanner(message) {
   banner.hidden = !message;
 }
 
-// --- The composer ------------------------------------------------------------------
-
-async function submitImage(event) {
-  event.preventDefault();
-  const form = event.currentTarget;
-  clearErrors(form);
-  const prompt = $("prompt").value.trim();
-  if (!prompt) return fieldError("input.prompt", "Write a prompt first.");
-  const button = $("submit-image");
-  const status = $("image-form-status");
-  button.disabled = true;
-  status.textContent = "Submitting…";
-  try {
-    const job = await session.api.submitJob({
-      kind: "image",
-      input: { prompt, size: $("size").value, quality: $("quality").value },
-      priority: form.elements.priority.value,
-    });
-    $("prompt").value = "";
-    updateCounter();
-    const hidden = session.list.matches(job) ? "" : " (hidden by the current filter)";
-    status.textContent = `Submitted job #${job.id.slice(0, 8)}${hidden}.`;
-    session.list.upsert(job);
-    session.poller.kick();
-  } catch (error) {
-    status.textContent = "";
-    if (error.status === 401) return signOut("Your API key is no longer accepted.");
-    const wait = error.retryAfterS ? ` Try again in ${Math.ceil(error.retryAfterS)} s.` : "";
-    if (!error.field || !fieldError(error.field, error.message)) {
-      $("image-form-error").textContent = `${error.message}${wait}`;
-    }
-  } finally {
-    button.disabled = false;
-  }
-}
-
-/** Show `message` under the field the API named; false if the form has no such field. */
-function fieldError(field, message) {
-  const wrapper = document.querySelector(`#panel-image [data-field="${CSS.escape(field)}"]`);
-  if (!wrapper) return false;
-  const prefix = `${field}: `; // the API prefixes messages with the field's path
-  wrapper.querySelector(".field-error").textContent = message.startsWith(prefix)
-    ? message.slice(prefix.length)
-    : message;
-  wrapper.classList.add("has-error");
-  const control = wrapper.querySelector("textarea, select, input");
-  control.setAttribute("aria-invalid", "true");
-  control.focus();
-  return true;
-}
-
-function clearErrors(form) {
-  for (const wrapper of form.querySelectorAll(".has-error")) {
-    wrapper.classList.remove("has-error");
-    wrapper.querySelector(".field-error").textContent = "";
-    wrapper.querySelector("[aria-invalid]")?.removeAttribute("aria-invalid");
-  }
-  $("image-form-error").textContent = "";
-}
-
-function updateCounter() {
-  const prompt = $("prompt");
-  $("prompt-count").textContent = `${prompt.value.length} / ${prompt.maxLength}`;
-}
-
-function setupTabs() {
-  const tabs = [...document.querySelectorAll("[role=tab]")];
-  const select = (tab) => {
-    for (const each of tabs) {
-      const selected = each === tab;
-      each.setAttribute("aria-selected", String(selected));
-      each.tabIndex = selected ? 0 : -1;
-      $(each.getAttribute("aria-controls")).hidden = !selected;
-    }
-  };
-  tabs.forEach((tab, index) => {
-    tab.addEventListener("click", () => select(tab));
-    tab.addEventListener("keydown", (event) => {
-      const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
-      if (!step) return;
-      const next = tabs[(index + step + tabs.length) % tabs.length];
-      select(next);
-      next.focus();
-    });
-  });
-}
-
 // --- Wiring --------------------------------------------------------------------------
 
 function boot() {
-  setupTabs();
+  setupComposer({
+    submit: async (body) => {
+      const job = await session.api.submitJob(body);
+      session.list.upsert(job);
+      session.live.kick();
+      return job;
+    },
+    isShown: (job) => session.list.matches(job),
+    onUnauthorized: () => signOut("Your API key is no longer accepted."),
+  });
   $("signin-form").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", (event) => {
     event.preventDefault();
     signOut();
-  });
-  $("panel-image").addEventListener("submit", submitImage);
-  $("prompt").addEventListener("input", updateCounter);
-  $("prompt").addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-      $("panel-image").requestSubmit();
-    }
   });
   for (const id of ["filter-status", "filter-kind"]) {
     $(id).addEventListener("change", () => session && reloadList());
   }
   $("load-more").addEventListener("click", loadMore);
   $("job-list").addEventListener("click", onListClick);
-  updateCounter();
+  window.addEventListener("storage", onStorage);
 
   const key = keyStore.load();
   if (!key) return show("signin");

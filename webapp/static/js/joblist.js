@@ -1,26 +1,29 @@
 // The job history: what the server listed for the current filters, newest first,
-// plus jobs submitted or polled since. The DOM is a view of `order` and `jobs`.
+// plus jobs submitted, polled or streamed since. The DOM is a view of `order` and `jobs`.
 
 import { ACTIVE } from "./api.js";
-import { createCard, renderCard } from "./render.js";
+import { createCard, renderCard, renderEta } from "./render.js";
 
 const PAGE_SIZE = 20;
 const PAGE_SIZE_MAX = 100; // the API's largest page
+const TICK_MS = 1000; // how often the "≈ 12 s left" estimates count down
 
 export class JobList {
-  constructor({ api, thumbnails }) {
+  constructor({ api }) {
     this.api = api;
-    this.thumbnails = thumbnails;
     this.container = document.getElementById("job-list");
     this.empty = document.getElementById("empty");
     this.more = document.getElementById("load-more");
     this.filters = { status: "", kind: "" };
     this.jobs = new Map(); // id -> job JSON
     this.cards = new Map(); // id -> { element, signature }
+    this.etas = new Map(); // id -> { seconds, at }: an estimate and when it last changed
     this.order = []; // ids shown, newest first
     this.nextCursor = null;
     this.generation = 0; // bumped on every reset, so late answers are dropped
     this.loaded = false;
+    this.dirty = new Set(); // ids changed by events, drawn on the next frame
+    this.ticker = null;
   }
 
   job(id) {
@@ -71,7 +74,7 @@ export class JobList {
     const page = await this.api.listJobs({ ...this.filters, limit: PAGE_SIZE, cursor: this.nextCursor });
     if (generation !== this.generation) return;
     for (const job of page.data) {
-      this.jobs.set(job.id, job);
+      this.set(job);
       if (!this.order.includes(job.id)) this.order.push(job.id);
     }
     this.nextCursor = page.next_cursor;
@@ -86,8 +89,33 @@ export class JobList {
       const older = this.order.findIndex((id) => Date.parse(this.jobs.get(id).created_at) < created);
       this.order.splice(older === -1 ? this.order.length : older, 0, job.id);
     }
-    this.jobs.set(job.id, job);
+    this.set(job);
     this.render();
+  }
+
+  /** A status, stage or progress event of an active job, from its stream. */
+  applyEvent(id, data) {
+    const job = this.jobs.get(id);
+    if (job && ACTIVE.has(job.status)) this.patch(withEvent(job, data));
+  }
+
+  /** A pending job's new place in the queue, from its stream. */
+  applyQueue(id, { queue_position, eta_seconds }) {
+    const job = this.jobs.get(id);
+    if (job && job.status === "pending") this.patch({ ...job, queue_position, eta_seconds });
+  }
+
+  /** Store an update and draw its card on the next frame, so a burst costs one render. */
+  patch(job) {
+    this.set(job);
+    if (!this.cards.has(job.id)) return;
+    if (!this.dirty.size) requestAnimationFrame(() => this.drawDirty());
+    this.dirty.add(job.id);
+  }
+
+  drawDirty() {
+    for (const id of this.dirty) if (this.cards.has(id)) this.card(id);
+    this.dirty.clear();
   }
 
   remove(id) {
@@ -107,10 +135,26 @@ export class JobList {
   }
 
   replace(jobs, keepIds, cursor) {
-    for (const job of jobs) this.jobs.set(job.id, job);
+    for (const job of jobs) this.set(job);
     this.order = [...jobs.map((job) => job.id), ...keepIds];
     this.nextCursor = cursor;
     this.render();
+  }
+
+  set(job) {
+    this.jobs.set(job.id, job);
+    // The server's estimate only moves with progress; between moves we count it down here.
+    const known = this.etas.get(job.id);
+    if (job.eta_seconds == null || !ACTIVE.has(job.status)) this.etas.delete(job.id);
+    else if (!known || known.seconds !== job.eta_seconds) {
+      this.etas.set(job.id, { seconds: job.eta_seconds, at: performance.now() });
+    }
+  }
+
+  /** Seconds left by the latest estimate, counted down since it came; null if unknown. */
+  etaLeft(id) {
+    const eta = this.etas.get(id);
+    return eta ? eta.seconds - (performance.now() - eta.at) / 1000 : null;
   }
 
   render() {
@@ -120,8 +164,8 @@ export class JobList {
       card.element.remove();
       this.cards.delete(id);
       this.jobs.delete(id);
+      this.etas.delete(id);
     }
-    this.thumbnails.forgetAllBut(shown);
     let previous = null;
     for (const id of this.order) {
       const element = this.card(id);
@@ -146,10 +190,28 @@ export class JobList {
     }
     const signature = JSON.stringify(job);
     if (signature !== card.signature) {
-      renderCard(card.element, job, this.thumbnails);
+      renderCard(card.element, job, this.etaLeft(id));
       card.signature = signature;
     }
+    this.tickWhileCounting();
     return card.element;
+  }
+
+  tickWhileCounting() {
+    if (this.etas.size && !this.ticker) {
+      this.ticker = setInterval(() => this.tick(), TICK_MS);
+    } else if (!this.etas.size && this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = null;
+    }
+  }
+
+  tick() {
+    for (const id of this.etas.keys()) {
+      const card = this.cards.get(id);
+      if (card) renderEta(card.element, this.jobs.get(id), this.etaLeft(id));
+    }
+    this.tickWhileCounting();
   }
 
   renderEmpty() {
@@ -163,4 +225,26 @@ export class JobList {
       ? "Nothing matches"
       : "No jobs yet";
   }
+}
+
+/** The job after a stream event; stage chips are inferred, as events name only the stage. */
+export function withEvent(job, data) {
+  const next = {
+    ...job,
+    status: data.status,
+    stage: data.stage,
+    progress: data.progress,
+    message: data.message,
+    eta_seconds: data.eta_seconds ?? null,
+    error: data.error ?? null,
+    queue_position: data.status === "pending" ? job.queue_position : null,
+  };
+  const at = (job.stages || []).findIndex((stage) => stage.name === data.stage);
+  if (at === -1) return next;
+  const current = data.status === "processing" ? "running" : "pending";
+  next.stages = job.stages.map((stage, index) => {
+    const status = index < at ? "completed" : index === at ? current : "pending";
+    return status === stage.status ? stage : { ...stage, status };
+  });
+  return next;
 }

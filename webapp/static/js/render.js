@@ -2,7 +2,7 @@
 // Only textContent is used for server data, so prompts can never inject markup.
 
 import { ACTIVE } from "./api.js";
-import { artifact } from "./media.js";
+import { artifact, linkDownload } from "./media.js";
 
 const STATUS_LABELS = {
   pending: "Queued",
@@ -24,8 +24,8 @@ function ref(card, name) {
   return card.querySelector(`[data-ref="${name}"]`);
 }
 
-/** Fill `card` from `job`; `thumbnails` loads the preview image once per job. */
-export function renderCard(card, job, thumbnails) {
+/** Fill `card` from `job`; `etaLeft` is the countdown of its estimate (null if none). */
+export function renderCard(card, job, etaLeft) {
   card.dataset.status = job.status;
   card.setAttribute("aria-label", `${STATUS_LABELS[job.status] || job.status} ${job.kind} job`);
   const badge = ref(card, "badge");
@@ -47,11 +47,37 @@ export function renderCard(card, job, thumbnails) {
   ref(card, "progress-fill").style.width = `${percent}%`;
   renderStages(ref(card, "stages"), job.stages || []);
 
-  ref(card, "message").textContent = messageLine(job);
+  ref(card, "message").textContent = ACTIVE.has(job.status) ? job.message || "" : "";
+  ref(card, "queue").textContent = job.queue_position != null
+    ? `#${job.queue_position} in queue`
+    : "";
+  renderEta(card, job, etaLeft);
   renderError(card, job.error);
   ref(card, "meta").textContent = metaLine(job);
-  ref(card, "download").hidden = !(job.status === "completed" && artifact(job, "image.png"));
-  renderThumbnail(card, job, thumbnails);
+  renderActions(card, job);
+  renderThumbnail(card, job);
+}
+
+/** The "≈ 12 s left" part, counted down between the server's estimates. */
+export function renderEta(card, job, secondsLeft) {
+  let text = "";
+  if (ACTIVE.has(job.status) && secondsLeft != null) {
+    if (secondsLeft >= 1) text = `≈ ${roughly(secondsLeft)} left`;
+    else if (job.status === "processing") text = "almost done";
+  }
+  const eta = ref(card, "eta");
+  if (eta.textContent !== text) eta.textContent = text;
+}
+
+function renderActions(card, job) {
+  ref(card, "cancel").hidden = !ACTIVE.has(job.status);
+  ref(card, "retry").hidden = job.status !== "failed" && job.status !== "canceled";
+  ref(card, "rerun").hidden = job.status !== "completed";
+  const file = job.status === "completed" ? artifact(job, "image.png") : null;
+  const download = ref(card, "download");
+  download.hidden = !file;
+  if (file) linkDownload(download, job, file);
+  else download.removeAttribute("href");
 }
 
 function renderStages(list, stages) {
@@ -95,29 +121,26 @@ function renderError(card, error) {
   ref(card, "error-message").textContent = `${error.message || "The job failed."}${hint}`;
 }
 
-function renderThumbnail(card, job, thumbnails) {
+function renderThumbnail(card, job) {
   const file = job.status === "completed" ? artifact(job, "thumbnail.png") : null;
   const button = ref(card, "thumb");
   const image = ref(card, "thumb-img");
-  ref(card, "placeholder").hidden = Boolean(file);
-  button.hidden = !file;
-  if (!file || image.dataset.for === job.id) return;
-  image.dataset.for = job.id;
+  if (!file) {
+    button.hidden = true;
+    ref(card, "placeholder").hidden = false;
+    image.removeAttribute("src"); // a retried job's next result must load afresh
+    return;
+  }
+  if (image.getAttribute("src") === file.url) return;
+  // Shown once it has loaded; until then (or if it cannot load) the placeholder stays.
+  image.onload = () => {
+    button.hidden = false;
+    ref(card, "placeholder").hidden = true;
+  };
+  image.onerror = () => image.removeAttribute("src"); // tried again on the next render
   image.alt = `Preview of “${excerpt(job.input.prompt, 80)}”`;
   button.setAttribute("aria-label", "Open the full image");
-  thumbnails.load(job.id, file.url).then(
-    (url) => { image.src = url; },
-    () => { delete image.dataset.for; }, // shown as the placeholder; retried on next render
-  );
-}
-
-function messageLine(job) {
-  if (job.status === "completed" || job.status === "failed") return "";
-  const parts = [];
-  if (job.message) parts.push(job.message);
-  if (job.queue_position != null) parts.push(`#${job.queue_position} in queue`);
-  if (job.eta_seconds != null) parts.push(`about ${seconds(job.eta_seconds)} left`);
-  return parts.join(" · ");
+  image.src = file.url;
 }
 
 function metaLine(job) {
@@ -132,7 +155,7 @@ function metaLine(job) {
   if (result.provider) parts.push(result.provider);
   const took = duration(job.started_at || job.created_at, job.finished_at);
   if (took && !ACTIVE.has(job.status)) parts.push(`took ${took}`);
-  return parts.join(" · ");
+  return parts.map((part) => part.replaceAll(" ", "\u00a0")).join(" · "); // wrap between parts
 }
 
 export function excerpt(text, length = PROMPT_EXCERPT) {
@@ -153,6 +176,13 @@ function seconds(total) {
   const minutes = Math.floor(total / 60);
   const rest = Math.round(total % 60);
   return rest ? `${minutes} min ${rest} s` : `${minutes} min`;
+}
+
+/** An estimate as people say it: "12 s", "4 min", "1 h 5 min". */
+function roughly(total) {
+  if (total < 60) return `${Math.ceil(total)} s`;
+  const minutes = Math.round(total / 60);
+  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
 function formatTime(iso) {

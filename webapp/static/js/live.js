@@ -1,20 +1,30 @@
-// Live updates by polling, only while something is active and the tab is visible:
-// each active job is re-read with If-None-Match at the pace its Retry-After asks for,
-// and the whole list is re-read every LIST_EVERY_MS to pick up queue moves and new jobs.
+// Live updates, only while something is active and the tab is visible: active jobs are
+// streamed (streams.js) as far as the browser's connection budget allows; the others,
+// and any whose stream fails, are re-read with If-None-Match at the pace Retry-After asks.
+// While some job is not streamed, the whole list is also re-read every LIST_EVERY_MS
+// to pick up queue moves and jobs submitted elsewhere.
+
+import { JobStreams } from "./streams.js";
 
 const FALLBACK_S = 2; // when the server sends no Retry-After
 const LIST_EVERY_MS = 10_000;
-const MAX_TRACKED = 10; // jobs polled one by one; the rest ride on the list refresh
+const MAX_POLLED = 10; // jobs polled one by one; the rest ride on the list refresh
 const MAX_BACKOFF_S = 30;
 const IN_FLIGHT = "in-flight";
 
-export class Poller {
+export class LiveUpdates {
   constructor({ api, list, onUnauthorized, onTrouble, onLive }) {
     this.api = api;
     this.list = list;
     this.onUnauthorized = onUnauthorized;
     this.onTrouble = onTrouble;
     this.onLive = onLive;
+    this.streams = new JobStreams({
+      onChange: (id, data) => this.list.applyEvent(id, data),
+      onQueue: (id, data) => this.list.applyQueue(id, data),
+      onFinal: (id) => this.pollNow(id), // for the result, and in case it was retried since
+      onGiveUp: (id) => this.pollNow(id), // we saw nothing for a while: look at once
+    });
     this.timers = new Map(); // job id -> timeout id, or IN_FLIGHT while its request runs
     this.etags = new Map(); // job id -> last ETag seen
     this.listTimer = null;
@@ -35,23 +45,27 @@ export class Poller {
     this.enabled = false;
     document.removeEventListener("visibilitychange", this.onVisibility);
     this.pause();
+    this.streams.forget();
     this.etags.clear();
   }
 
-  /** Look again at what is active: poll what newly is, drop what no longer is. */
+  /** Look again at what is active: follow what newly is, drop what no longer is. */
   kick() {
     if (!this.enabled || document.hidden) return;
     const active = this.list.activeIds();
-    const tracked = new Set(active.slice(0, MAX_TRACKED));
+    const streamed = this.streams.sync(active);
+    const polled = new Set(active.filter((id) => !streamed.has(id)).slice(0, MAX_POLLED));
     for (const [id, timer] of this.timers) {
-      if (tracked.has(id) || timer === IN_FLIGHT) continue;
+      if (polled.has(id) || timer === IN_FLIGHT) continue;
       clearTimeout(timer);
       this.timers.delete(id);
     }
-    for (const id of tracked) if (!this.timers.has(id)) this.scheduleJob(id, FALLBACK_S);
-    if (active.length && !this.listTimer) {
+    for (const id of streamed) this.etags.delete(id); // the stream moves the job past it
+    for (const id of polled) if (!this.timers.has(id)) this.scheduleJob(id, FALLBACK_S);
+    const uncovered = active.length > streamed.size;
+    if (uncovered && !this.listTimer) {
       this.listTimer = setTimeout(() => this.pollList(), LIST_EVERY_MS);
-    } else if (!active.length && this.listTimer) {
+    } else if (!uncovered && this.listTimer) {
       clearTimeout(this.listTimer);
       this.listTimer = null;
     }
@@ -60,6 +74,7 @@ export class Poller {
 
   pause() {
     this.generation++;
+    this.streams.closeAll();
     for (const timer of this.timers.values()) if (timer !== IN_FLIGHT) clearTimeout(timer);
     this.timers.clear();
     clearTimeout(this.listTimer);
@@ -78,6 +93,14 @@ export class Poller {
     this.timers.set(id, setTimeout(() => this.pollJob(id), delayS * 1000));
   }
 
+  /** Re-read one job at once (after its stream ended, or a 409 on a button). */
+  pollNow(id) {
+    const timer = this.timers.get(id);
+    if (timer === IN_FLIGHT) return;
+    clearTimeout(timer);
+    this.pollJob(id);
+  }
+
   async pollJob(id) {
     const generation = this.generation;
     this.timers.set(id, IN_FLIGHT);
@@ -89,10 +112,14 @@ export class Poller {
       this.onTrouble(null);
       if (answer.etag) this.etags.set(id, answer.etag);
       if (answer.job) this.list.upsert(answer.job);
+      this.streams.settled(id);
       delayS = answer.retryAfterS ?? FALLBACK_S;
     } catch (error) {
       if (generation !== this.generation) return;
-      if (error.status === 404) this.list.remove(id); // gone (expired) since we listed it
+      if (error.status === 404) {
+        this.list.remove(id); // gone (expired) since we listed it
+        this.streams.settled(id);
+      }
       if (!this.handle(error)) return;
       delayS = this.backoff();
     }
@@ -125,7 +152,7 @@ export class Poller {
     }
   }
 
-  /** Report a failed request; false when polling must stop (the key was refused). */
+  /** Report a failed request; false when updates must stop (the key was refused). */
   handle(error) {
     if (error.status === 401) {
       this.stop();
