@@ -72,5 +72,9 @@ beat_schedule = {
         "task": "maintenance.reap_stale_stages",
         "schedule": _settings.maintenance_interval_s,
     },
+    "apply-retention": {
+        "task": "maintenance.apply_retention",
+        "schedule": _settings.retention_interval_s,
+    },
 }
 beat_schedule_filename = str(_settings.local_dir / "celerybeat-schedule")

@@ -22,6 +22,12 @@ PROVIDERS = ("openai", "local")
 
 T = TypeVar("T")
 
+RETENTION_DAYS_DEFAULTS = {"standard": 7.0, "vip": 30.0}
+"""tier -> days a finished job and its files are kept (STANDARD_RETENTION_DAYS, ...)."""
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+"""LOG_LEVEL choices."""
+
 TIER_DEFAULTS: dict[str, tuple[int, int, int, int]] = {
     "standard": (120, 2000, 500, 4),
     "vip": (600, 20000, 5000, 16),
@@ -84,6 +90,17 @@ class Settings:
     sse_heartbeat_s: float
     tier_limits: dict[str, TierLimits]
     sse_queue_refresh_s: float
+    log_level: str
+    log_format: str
+    metrics_dir: Path
+    worker_metrics_port: int
+    flower_url: str
+    flower_db_path: Path
+    flower_state_save_interval_s: float
+    retention_days: dict[str, float]
+    retention_interval_s: float
+    orphan_file_grace_s: float
+    finished_job_events_kept: int
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -117,6 +134,17 @@ def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
         return value
 
     return parse
+
+
+def _port_or_off(raw: str) -> int:
+    return 0 if raw == "0" else _port(raw)
+
+
+def _not_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
 
 
 def _choice(*allowed: str) -> Callable[[str], str]:
@@ -165,13 +193,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     openai_api_key = _read(env, "OPENAI_API_KEY", str, None)
     local_dir = _read(env, "LOCAL_DIR", Path, PROJECT_ROOT / ".local")
+    host = _read(env, "HOST", str, "127.0.0.1")
+    flower_port = _read(env, "FLOWER_PORT", _port, 5555)
     settings = Settings(
         database_url=_read(env, "DATABASE_URL", _url("postgresql"), None),
         redis_url=_read(env, "REDIS_URL", _url("redis://", "rediss://", "unix://"), None),
         broker_key_prefix=_read(env, "BROKER_KEY_PREFIX", str, ""),
-        host=_read(env, "HOST", str, "127.0.0.1"),
+        host=host,
         port=_read(env, "PORT", _port, 8000),
-        flower_port=_read(env, "FLOWER_PORT", _port, 5555),
+        flower_port=flower_port,
         flower_basic_auth=_read(env, "FLOWER_BASIC_AUTH", _basic_auth, None),
         secret_key=_read(env, "SECRET_KEY", str, None),
         generation_provider=_read(
@@ -206,6 +236,23 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             tier: _tier_limits(env, tier, defaults) for tier, defaults in TIER_DEFAULTS.items()
         },
         sse_queue_refresh_s=_read(env, "SSE_QUEUE_REFRESH_S", _positive(float), 5.0),
+        log_level=_read(env, "LOG_LEVEL", _choice(*LOG_LEVELS), "INFO"),
+        log_format=_read(env, "LOG_FORMAT", _choice("auto", "json", "console"), "auto"),
+        metrics_dir=_read(env, "METRICS_DIR", Path, local_dir / "metrics"),
+        worker_metrics_port=_read(env, "WORKER_METRICS_PORT", _port_or_off, 9808),
+        flower_url=_read(env, "FLOWER_URL", _url("http://", "https://"), None)
+        or f"http://{host}:{flower_port}",
+        flower_db_path=_read(env, "FLOWER_DB_PATH", Path, local_dir / "flower.db"),
+        flower_state_save_interval_s=_read(
+            env, "FLOWER_STATE_SAVE_INTERVAL_S", _positive(float), 10.0
+        ),
+        retention_days={
+            tier: _read(env, f"{tier.upper()}_RETENTION_DAYS", _positive(float), default)
+            for tier, default in RETENTION_DAYS_DEFAULTS.items()
+        },
+        retention_interval_s=_read(env, "RETENTION_INTERVAL_S", _positive(float), 600.0),
+        orphan_file_grace_s=_read(env, "ORPHAN_FILE_GRACE_S", _positive(float), 3600.0),
+        finished_job_events_kept=_read(env, "FINISHED_JOB_EVENTS_KEPT", _not_negative_int, 0),
     )
     if settings.heartbeat_timeout_s <= 2 * settings.heartbeat_interval_s:
         raise SettingsError("HEARTBEAT_TIMEOUT_S must be more than twice HEARTBEAT_INTERVAL_S")

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -49,6 +50,8 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     jobs_per_day: Mapped[int | None]
     max_pending: Mapped[int | None]
     max_in_flight: Mapped[int | None]
+    # Operators may read /ops and /api/v1/stats, and see Flower links in job JSON.
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="user")
@@ -88,6 +91,8 @@ class Job(db.Model):  # type: ignore[name-defined,misc]
             "created_at",
             postgresql_where="status = 'pending'",
         ),
+        # Jobs in flight per lane (metrics) without reading finished ones.
+        Index("ix_jobs_processing", "priority", postgresql_where="status = 'processing'"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_job_id)

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, request
 from flask_migrate import Migrate
 
 from config import get_settings, service_urls
+from config.logging import bind_request_context, ensure_logging
 from config.settings import PROJECT_ROOT, secret_key
 from tasks.db import db
 
@@ -17,6 +18,7 @@ from tasks.db import db
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Flask app, its database handle and its Celery app."""
     settings = get_settings()
+    ensure_logging()
     database_url, _ = service_urls()
     app = Flask(__name__)
     app.config.from_mapping(
@@ -44,6 +46,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     routes.register(app)
     cli.register(app)
+    # Every line logged while serving a job's URL carries its job id.
+    app.before_request(lambda: bind_request_context(request.view_args))
     return app
 
 
@@ -59,7 +63,10 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.config_from_object("celeryconfig")
     celery_app.conf.update(app.config.get("CELERY", {}))
     celery_app.set_default()
+    import tasks.flower_labels  # noqa: F401  (labels stage messages for Flower)
     import tasks.maintenance  # noqa: F401  (registers the beat tasks)
+    import tasks.metrics  # noqa: F401  (counts committed job events, times stages)
+    import tasks.retention  # noqa: F401  (registers the retention task)
     import tasks.runner  # noqa: F401  (registers the stage tasks)
 
     app.extensions["celery"] = celery_app

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from flask import Flask
 
-from webapp import ui
-from webapp.api import batches, events, health, jobs, session
+from webapp import ops, ui
+from webapp.api import batches, events, health, jobs, metrics, session, stats
 
-BLUEPRINTS = (health.bp, jobs.bp, events.bp, batches.bp, session.bp, ui.bp)
+BLUEPRINTS = (
+    health.bp,
+    jobs.bp,
+    events.bp,
+    batches.bp,
+    session.bp,
+    ui.bp,
+    metrics.bp,
+    stats.bp,
+    ops.bp,
+)
 """Registered in this order; each owns one URL area."""
 
 

@@ -149,3 +149,25 @@ def test_streams_are_owner_only(
     assert requests.get(url, timeout=5).status_code == 401
     bad = requests.get(url, headers={**auth, "Last-Event-ID": "x"}, timeout=5)
     assert bad.status_code == 422
+
+
+def test_events_missing_from_postgres_are_skipped_not_awaited(
+    app: Any, live_server: str, auth: dict[str, str], wait_for_job: Any
+) -> None:
+    from tasks.db import db
+    from tasks.models import JobEvent
+
+    job_id = _submit(live_server, auth)
+    with _open(live_server, job_id, auth) as response:
+        full = _numbered(list(_events(response)))
+    with app.app_context():  # as retention's event trimming would
+        db.session.execute(
+            db.delete(JobEvent).where(JobEvent.job_id == job_id, JobEvent.seq.in_([2, 3]))
+        )
+        db.session.commit()
+    started = time.monotonic()
+    with _open(live_server, job_id, auth) as response:
+        replay = _numbered(list(_events(response)))
+    assert time.monotonic() - started < 5
+    assert [int(e["id"]) for e in replay] == [1] + list(range(4, len(full) + 1))
+    assert replay[-1]["data"]["status"] == "completed"

@@ -76,6 +76,8 @@ def _stream(app: Flask, job_id: str, kind: str, after: int) -> Iterator[str]:
                     return
             if gap:  # pub/sub dropped something: read it from Postgres
                 incoming = _events_after(app, job_id, last)
+                if incoming and incoming[0]["seq"] > last + 1:
+                    last = incoming[0]["seq"] - 1  # Postgres lacks it too (trimmed): skip ahead
                 continue
             if time.monotonic() >= next_place_check:
                 next_place_check = time.monotonic() + settings.sse_queue_refresh_s

@@ -19,6 +19,7 @@ from tasks.pipelines import KINDS
 from tasks.states import ACTIVE, STATUSES
 from webapp.api.schemas import json_body, parse_job_request
 from webapp.api.serialize import job_json
+from webapp.api.stats import with_operator_fields
 from webapp.api.submission import submit_from_request
 from webapp.auth import current_user, require_api_key
 from webapp.errors import ApiError
@@ -69,7 +70,7 @@ def get_job(job_id: str) -> Response:
     Response: 200 {"id": "3f2a...", "status": "processing", "stage": "generate", "progress": 40}
     """
     job = own_job(job_id)
-    body = job_json(job)
+    body = with_operator_fields(job, job_json(job))
     # A pending job's place in the queue moves without an event of its own.
     etag = f"{job.id}-{job.last_seq}-{body['queue_position'] or 0}"
     if request.if_none_match.contains(etag):
