@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 
-.PHONY: install run test lint browser clean
+.PHONY: install run test lint browser clean bench
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ run: install
 
 test: install browser
 	$(PY) -m pytest
+
+# Benchmarks against a private stack; writes bench/results/latest.{json,md} (under 10 minutes).
+bench: install
+	$(PY) -m bench
 
 lint: install
 	$(VENV)/bin/ruff check .
