@@ -48,14 +48,13 @@ class StageContext:
 
     def report(self, fraction: float, message: str) -> None:
         """Record progress within this stage (0.0-1.0) and a message; stop if canceled."""
-        moved = record_progress(
+        # Stage row first, then the job row: the lock order every writer follows.
+        moved = heartbeat(self.job_id, self.stage, self.fence) and record_progress(
             self.job_id,
             where=holds_fence(self.job_id, self.stage, self.fence),
             progress=progress_at(self.kind, self.stage, fraction),
             message=message,
         )
-        if moved:
-            heartbeat(self.job_id, self.stage, self.fence)
         db.session.commit()
         if not moved:
             raise StageCanceled(self.job_id)

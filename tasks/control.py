@@ -24,6 +24,14 @@ def cancel_jobs(job_ids: list[str]) -> int:
     One transaction for all, then one admission pass per user: freed slots go to
     the users' waiting jobs.
     """
+    # Lock order: stage rows, then job rows, as the workers take them (else they deadlock).
+    job_ids = sorted(job_ids)
+    db.session.execute(
+        select(JobStage.id)
+        .where(JobStage.job_id.in_(job_ids))
+        .order_by(JobStage.job_id, JobStage.position)
+        .with_for_update()
+    )
     canceled = [
         job_id for job_id in job_ids if transition(job_id, ACTIVE, CANCELED, message="Canceled")
     ]
@@ -49,7 +57,10 @@ def retry_job(job_id: str) -> bool:
     """Resume a failed or canceled job at its first unfinished stage; False if it cannot be."""
     stages = (
         db.session.execute(
-            select(JobStage).where(JobStage.job_id == job_id).order_by(JobStage.position)
+            select(JobStage)
+            .where(JobStage.job_id == job_id)
+            .order_by(JobStage.position)
+            .with_for_update()  # stage rows before the job row: the workers' lock order
         )
         .scalars()
         .all()

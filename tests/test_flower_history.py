@@ -61,7 +61,9 @@ def test_a_restarted_flower_still_shows_earlier_tasks_with_their_job(
         assert "'attempt': 1" in label
 
         worker.kill()  # no new events: only saved history can show the task again
-        wait_until(lambda: _saved_at(tmp_path) > seen_at, 10, "Flower to save its state")
+        # A save already under way when the task finished may predate its SUCCESS event:
+        # wait for one that began after it (saves run every 0.5 s).
+        wait_until(lambda: _saved_at(tmp_path) > seen_at + 1.0, 10, "Flower to save its state")
         flower.kill()  # SIGKILL: what the periodic save wrote is all there is
         flower = CeleryProcess(flower_args, env, tmp_path / "flower2.log")
         wait_until(lambda: task_id in (_tasks(url) or {}), 60, "the restarted Flower's history")
