@@ -67,6 +67,12 @@ def admit_waiting(user_id: int) -> int:
     return len(admitted)
 
 
+def admit_for_jobs(job_ids: list[str]) -> int:
+    """Admit waiting jobs of these jobs' owners (their slots just freed up, or they re-queued)."""
+    owners = db.session.execute(select(Job.user_id).where(Job.id.in_(job_ids)).distinct())
+    return sum(admit_waiting(user_id) for user_id in list(owners.scalars()))
+
+
 def due_stage() -> ColumnElement[bool]:
     """SQL condition on a JobStage joined to its Job: the stage that runs next."""
     return or_(JobStage.name == Job.stage, and_(Job.stage.is_(None), JobStage.position == 0))

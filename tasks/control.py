@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from tasks.admission import admit_waiting
+from tasks.admission import admit_for_jobs
 from tasks.cancellation import clear_cancel, request_cancel
 from tasks.db import db
-from tasks.models import Job, JobStage
+from tasks.models import JobStage
 from tasks.states import ACTIVE, CANCELED, FAILED, PENDING, transition
 
 
@@ -44,12 +44,10 @@ def cancel_jobs(job_ids: list[str]) -> int:
         .values(status="canceled")
         .execution_options(synchronize_session=False)
     )
-    users = set(db.session.execute(select(Job.user_id).where(Job.id.in_(canceled))).scalars())
     db.session.commit()
     for job_id in canceled:
         request_cancel(job_id)
-    for user_id in users:
-        admit_waiting(user_id)
+    admit_for_jobs(canceled)
     return len(canceled)
 
 
@@ -94,6 +92,5 @@ def retry_job(job_id: str) -> bool:
     )
     db.session.commit()
     clear_cancel(job_id)
-    user_id = db.session.execute(select(Job.user_id).where(Job.id == job_id)).scalar_one()
-    admit_waiting(user_id)
+    admit_for_jobs([job_id])
     return True

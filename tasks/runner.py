@@ -12,10 +12,9 @@ from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from tasks.admission import admit_waiting
+from tasks.admission import admit_for_jobs, admit_waiting
 from tasks.artifacts import job_dir
 from tasks.claims import claim_stage, holds_fence, settle_stage
 from tasks.context import StageCanceled, StageContext
@@ -187,8 +186,7 @@ def retry_or_fail_stage(
     if settle_stage(job_id, stage, fence, "failed", error=error.as_json()):
         transition(job_id, PROCESSING, "failed", error=error.as_json(), message=error.message)
         db.session.commit()
-        user_id = db.session.execute(select(Job.user_id).where(Job.id == job_id)).scalar_one()
-        admit_waiting(user_id)  # a slot under the user's cap is free
+        admit_for_jobs([job_id])  # a slot under the user's cap is free
 
 
 def _register_stage_task(stage: str) -> Task:

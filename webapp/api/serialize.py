@@ -10,10 +10,10 @@ from sqlalchemy import case, func, select
 
 from tasks.db import db
 from tasks.eta import eta_seconds
-from tasks.models import Job
+from tasks.models import LANES, Job
 from tasks.states import PENDING
 
-LANE_RANK_OF = {"high": 0, "default": 1, "low": 2}
+LANE_RANK_OF = {lane: rank for rank, lane in enumerate(LANES)}
 """Lanes in the order workers take them."""
 
 LANE_RANK = case(LANE_RANK_OF, value=Job.priority)
