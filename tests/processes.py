@@ -45,6 +45,22 @@ def wait_until(predicate: object, timeout_s: float, what: str) -> None:
         time.sleep(0.1)
 
 
+FLOWER_CREDENTIALS = ("ops", "s3cret-flower")
+"""The basic-auth user and password the Flower tests start Flower with."""
+
+
+def flower_env(base: Path, broker_url: str, port: int, **extra: str) -> dict[str, str]:
+    """Environment for a worker and a Flower on a private Redis, as `make run` starts them."""
+    return {
+        "REDIS_URL": broker_url,
+        "BROKER_KEY_PREFIX": "",
+        "FLOWER_PORT": str(port),
+        "FLOWER_BASIC_AUTH": ":".join(FLOWER_CREDENTIALS),
+        "LOCAL_DIR": str(base),
+        **extra,
+    }
+
+
 class PrivatePostgres:
     """A Postgres server of our own, on a free port, that a test may restart."""
 

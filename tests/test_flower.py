@@ -8,24 +8,25 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.processes import CeleryProcess, PrivateRedis, free_port, wait_until
+from tests.processes import (
+    FLOWER_CREDENTIALS,
+    CeleryProcess,
+    PrivateRedis,
+    flower_env,
+    free_port,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(90)
 
-CREDENTIALS = ("ops", "s3cret-flower")
+CREDENTIALS = FLOWER_CREDENTIALS
 
 
 @pytest.fixture
 def flower(tmp_path: Path) -> Iterator[str]:
     broker = PrivateRedis(tmp_path)
     port = free_port()
-    env = {
-        "REDIS_URL": broker.url,
-        "BROKER_KEY_PREFIX": "",
-        "FLOWER_PORT": str(port),
-        "FLOWER_BASIC_AUTH": ":".join(CREDENTIALS),
-        "LOCAL_DIR": str(tmp_path),
-    }
+    env = flower_env(tmp_path, broker.url, port)
     worker = CeleryProcess(
         ["worker", "--pool", "threads", "-c", "2", "-n", "seen@%h", "--without-mingle"],
         env,

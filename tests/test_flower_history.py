@@ -11,11 +11,18 @@ import pytest
 import requests
 from celery import Celery
 
-from tests.processes import CeleryProcess, PrivateRedis, free_port, wait_until
+from tests.processes import (
+    FLOWER_CREDENTIALS,
+    CeleryProcess,
+    PrivateRedis,
+    flower_env,
+    free_port,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
-CREDENTIALS = ("ops", "s3cret-flower")
+CREDENTIALS = FLOWER_CREDENTIALS
 
 
 def _tasks(url: str) -> dict[str, Any] | None:
@@ -32,15 +39,13 @@ def test_a_restarted_flower_still_shows_earlier_tasks_with_their_job(
 ) -> None:
     broker = PrivateRedis(tmp_path)
     port = free_port()
-    env = {
-        "REDIS_URL": broker.url,
-        "BROKER_KEY_PREFIX": "",
-        "FLOWER_PORT": str(port),
-        "FLOWER_BASIC_AUTH": ":".join(CREDENTIALS),
-        "LOCAL_DIR": str(tmp_path),
-        "FLOWER_STATE_SAVE_INTERVAL_S": "0.5",
-        "WORKER_METRICS_PORT": "0",
-    }
+    env = flower_env(
+        tmp_path,
+        broker.url,
+        port,
+        FLOWER_STATE_SAVE_INTERVAL_S="0.5",
+        WORKER_METRICS_PORT="0",
+    )
     worker_args = ["worker", "--pool", "threads", "-c", "2", "-n", "history@%h", "-Q", "prepare"]
     worker = CeleryProcess([*worker_args, "--without-mingle"], env, tmp_path / "worker.log")
     flower_args = ["flower", "--conf=config/flowerconfig.py"]
