@@ -7,6 +7,7 @@ from kombu import Queue
 from config import get_settings, service_urls
 from tasks.enqueue import PRIORITY_STEPS, queue_name, stage_task_name
 from tasks.pipelines import STAGE_NAMES
+from tasks.provider_jobs import POLL_QUEUE, POLL_TASK
 
 _settings = get_settings()
 
@@ -49,9 +50,13 @@ worker_prefetch_multiplier = 1
 task_soft_time_limit = _settings.stage_soft_time_limit_s
 task_time_limit = _settings.stage_time_limit_s
 
-task_queues = [Queue(queue_name(stage)) for stage in STAGE_NAMES] + [Queue("maintenance")]
+task_queues = [Queue(queue_name(stage)) for stage in STAGE_NAMES] + [
+    Queue(POLL_QUEUE),
+    Queue("maintenance"),
+]
 task_default_queue = "maintenance"
 task_routes = {stage_task_name(stage): {"queue": queue_name(stage)} for stage in STAGE_NAMES}
+task_routes[POLL_TASK] = {"queue": POLL_QUEUE}
 task_routes["maintenance.*"] = {"queue": "maintenance"}
 task_default_priority = PRIORITY_STEPS[1]
 

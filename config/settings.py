@@ -101,6 +101,11 @@ class Settings:
     retention_interval_s: float
     orphan_file_grace_s: float
     finished_job_events_kept: int
+    openai_image_mode: str
+    provider_poll_interval_s: float
+    provider_poll_max_interval_s: float
+    provider_job_timeout_s: float
+    provider_callback_secret: str | None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -179,6 +184,12 @@ def _basic_auth(raw: str) -> str:
     return raw
 
 
+def _whsec(raw: str) -> str:
+    if not raw.startswith("whsec_") or len(raw) < 20:
+        raise ValueError("must be a Standard Webhooks secret: whsec_ followed by base64")
+    return raw
+
+
 def _url(*schemes: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         if not raw.startswith(schemes):
@@ -253,6 +264,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retention_interval_s=_read(env, "RETENTION_INTERVAL_S", _positive(float), 600.0),
         orphan_file_grace_s=_read(env, "ORPHAN_FILE_GRACE_S", _positive(float), 3600.0),
         finished_job_events_kept=_read(env, "FINISHED_JOB_EVENTS_KEPT", _not_negative_int, 0),
+        openai_image_mode=_read(env, "OPENAI_IMAGE_MODE", _choice("sync", "background"), "sync"),
+        provider_poll_interval_s=_read(env, "PROVIDER_POLL_INTERVAL_S", _positive(float), 5.0),
+        provider_poll_max_interval_s=_read(
+            env, "PROVIDER_POLL_MAX_INTERVAL_S", _positive(float), 60.0
+        ),
+        provider_job_timeout_s=_read(env, "PROVIDER_JOB_TIMEOUT_S", _positive(float), 3600.0),
+        provider_callback_secret=_read(env, "PROVIDER_CALLBACK_SECRET", _whsec, None),
     )
     if settings.heartbeat_timeout_s <= 2 * settings.heartbeat_interval_s:
         raise SettingsError("HEARTBEAT_TIMEOUT_S must be more than twice HEARTBEAT_INTERVAL_S")

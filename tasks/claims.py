@@ -78,3 +78,12 @@ def mark_enqueued(job_id: str, stage: str, attempts: int) -> None:
     _update_stage(
         _stage_row(job_id, stage, status="pending", attempts=attempts), enqueued_at=func.now()
     )
+
+
+def wake_stage(job_id: str, stage: str, fence: int) -> bool:
+    """Take a stage parked on its provider back to running; exactly one waker wins."""
+    row = _stage_row(job_id, stage, status="waiting", attempts=fence)
+    woken = _update_stage(
+        row, status="running", heartbeat_at=func.now(), callback_token=None, poll_at=None
+    )
+    return woken == 1

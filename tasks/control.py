@@ -19,8 +19,9 @@ def cancel_job(job_id: str) -> bool:
 def cancel_jobs(job_ids: list[str]) -> int:
     """Cancel those of these jobs that are pending or processing; returns how many.
 
-    Pending stages are marked canceled so none of them ever runs; a running stage
-    sees the cancel flag within a poll interval and stops, keeping what it made.
+    Pending and parked (waiting) stages are marked canceled so none of them ever
+    runs or wakes; a running stage sees the cancel flag within a poll interval and
+    stops, keeping what it made.
     One transaction for all, then one admission pass per user: freed slots go to
     the users' waiting jobs.
     """
@@ -40,8 +41,9 @@ def cancel_jobs(job_ids: list[str]) -> int:
         return 0
     db.session.execute(
         update(JobStage)
-        .where(JobStage.job_id.in_(canceled), JobStage.status == "pending")
-        .values(status="canceled")
+        # A stage parked on its provider has no worker to tell: it ends here.
+        .where(JobStage.job_id.in_(canceled), JobStage.status.in_(("pending", "waiting")))
+        .values(status="canceled", callback_token=None, poll_at=None)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()

@@ -17,6 +17,7 @@ from tasks.enqueue import enqueue_stage
 from tasks.errors import WorkerLost
 from tasks.models import Job, JobStage
 from tasks.pipelines import STAGE_NAMES
+from tasks.provider_jobs import resend_overdue_polls
 from tasks.redis_clients import key, scan_client
 from tasks.runner import retry_or_fail_stage
 from tasks.states import ACTIVE, PROCESSING
@@ -29,14 +30,14 @@ UNSENT_GRACE_S = 15
 
 @shared_task(name="maintenance.reconcile_stages", ignore_result=True)
 def reconcile_stages(limit: int = 500) -> int:
-    """Send due stages the broker does not hold: never sent, or lost (Redis restarted)."""
+    """Send due stages (and provider polls) the broker lost or never got."""
     # One reconciler at a time: two overlapping runs (beat catching up after an outage)
     # would both see the same stages missing and send each twice.
     lock = scan_client().lock(key("genjobs:reconcile"), timeout=120, blocking=False)
     if not lock.acquire():
         return 0
     try:
-        return _reconcile(limit)
+        return _reconcile(limit) + resend_overdue_polls()
     finally:
         lock.release()
 

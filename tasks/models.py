@@ -154,9 +154,13 @@ class JobStage(db.Model):  # type: ignore[name-defined,misc]
     __table_args__ = (
         UniqueConstraint("job_id", "name"),
         CheckConstraint(
-            "status IN ('pending', 'running', 'completed', 'failed', 'canceled')",
+            "status IN ('pending', 'running', 'waiting', 'completed', 'failed', 'canceled')",
             name="status",
         ),
+        # Provider callbacks find their stage by token; the reconciler finds overdue polls.
+        Index("ix_job_stages_callback_token", "callback_token", unique=True),
+        Index("ix_job_stages_provider_job_id", "provider_job_id"),
+        Index("ix_job_stages_waiting", "poll_at", postgresql_where="status = 'waiting'"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -173,6 +177,11 @@ class JobStage(db.Model):  # type: ignore[name-defined,misc]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
+    # While `waiting`: the provider's job id, the secret in its callback URL, when to poll next.
+    provider_job_id: Mapped[str | None] = mapped_column(String(255))
+    callback_token: Mapped[str | None] = mapped_column(String(64))
+    waiting_since: Mapped[datetime | None]
+    poll_at: Mapped[datetime | None]
 
     job: Mapped[Job] = relationship(back_populates="stages")
 

@@ -8,6 +8,7 @@ so a duplicate delivery finds the stage taken and does nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from celery import Task, shared_task
@@ -22,8 +23,17 @@ from tasks.db import db
 from tasks.enqueue import enqueue_stage, stage_task_name
 from tasks.errors import GenerationError, PermanentError, ProviderTimeout
 from tasks.models import Job, JobStage
-from tasks.pipelines import STAGE_NAMES, Stage, progress_at, stages_of
-from tasks.providers import get_provider
+from tasks.pipelines import (
+    STAGE_NAMES,
+    AwaitProvider,
+    Stage,
+    StageOutcome,
+    progress_at,
+    stage_of,
+    stages_of,
+)
+from tasks.provider_jobs import park_stage, send_poll
+from tasks.providers import ProviderJobStatus, get_provider
 from tasks.retry_policy import stage_retry_policy
 from tasks.states import FINAL, PENDING, PROCESSING, record_progress, transition
 
@@ -62,12 +72,35 @@ def run_stage(job_id: str, stage_name: str, expected_attempts: int) -> None:
         return
     db.session.commit()
     ctx = _context(job, stage_name, fence)
-    stage = next(s for s in stages_of(job.kind) if s.name == stage_name)
+    stage = stage_of(job.kind, stage_name)
+    _execute(job, ctx, stage, lambda: stage.run(ctx))
+
+
+def finish_waiting_stage(
+    job_id: str, stage_name: str, fence: int, status: ProviderJobStatus
+) -> None:
+    """Finish a stage its provider's job woke; the caller won `wake_stage` and committed."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        return
+    ctx = _context(job, stage_name, fence)
+    stage = stage_of(job.kind, stage_name)
+    if status.error is not None:
+        _retry_or_fail(job, ctx, status.error)
+        return
+    finish = stage.finish
+    if finish is None:
+        raise TypeError(f"stage {stage_name} waited on a provider job but has no finish")
+    _execute(job, ctx, stage, lambda: finish(ctx, status))
+
+
+def _execute(job: Job, ctx: StageContext, stage: Stage, work: Callable[[], StageOutcome]) -> None:
+    """Run a stage's work and record what came of it: output, provider job, retry or failure."""
     try:
-        output = stage.run(ctx)
+        outcome = work()
     except StageCanceled:
         db.session.rollback()
-        settle_stage(job_id, stage_name, fence, "canceled")
+        settle_stage(job.id, stage.name, ctx.fence, "canceled")
         db.session.commit()
     except SoftTimeLimitExceeded:
         _retry_or_fail(job, ctx, ProviderTimeout("the stage ran past its time limit"))
@@ -76,10 +109,26 @@ def run_stage(job_id: str, stage_name: str, expected_attempts: int) -> None:
     except DATABASE_DOWN:
         raise  # not the stage's fault: the task's autoretry sends it again
     except Exception:
-        log.exception("stage %s of job %s crashed", stage_name, job_id)
+        log.exception("stage %s of job %s crashed", stage.name, job.id)
         _retry_or_fail(job, ctx, InternalError("an internal error stopped this job"))
     else:
-        _advance(job, ctx, stage, output)
+        if isinstance(outcome, AwaitProvider):
+            _park(job, ctx, outcome)
+        else:
+            _advance(job, ctx, stage, outcome)
+
+
+def _park(job: Job, ctx: StageContext, waiting: AwaitProvider) -> None:
+    first_poll_s = park_stage(job.id, ctx.stage, ctx.fence, waiting.job)
+    if first_poll_s is None:
+        db.session.rollback()
+        log.warning(
+            "job %s: %s attempt %s lost its claim while parking", job.id, ctx.stage, ctx.fence
+        )
+        return
+    record_progress(job.id, message=f"Waiting for the provider to finish {ctx.stage}")
+    db.session.commit()
+    send_poll(job.id, ctx.stage, ctx.fence, countdown_s=first_poll_s)
 
 
 def _start(job: Job, stage_name: str, fence: int) -> bool:

@@ -27,6 +27,9 @@ from config.settings import load_settings
 
 FINAL_STATUSES = ("completed", "failed", "canceled")
 
+CALLBACK_SECRET = "whsec_" + "dGVzdC1jYWxsYmFjay1zZWNyZXQtMzItYnl0ZXMh"
+"""Provider callbacks in tests are signed with this Standard Webhooks secret."""
+
 
 @contextmanager
 def admin_connection(database_url: str) -> Iterator[Any]:
@@ -65,6 +68,8 @@ def _point_at_test_services() -> tuple[str, str]:
         SSE_HEARTBEAT_S="1",
         SSE_QUEUE_REFRESH_S="0.5",
         RETRY_BACKOFF_MAX_S="1",
+        PROVIDER_POLL_INTERVAL_S="0.3",
+        PROVIDER_CALLBACK_SECRET=CALLBACK_SECRET,
     )
     return os.environ["DATABASE_URL"], test_redis
 
@@ -223,7 +228,6 @@ def wait_for_job(client: Any) -> Callable[..., dict[str, Any]]:
 @pytest.fixture
 def fake_provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A local OpenAI-compatible server, with the workers' `openai` provider pointed at it."""
-    from tasks import runner
     from tasks.providers.openai_provider import OpenAIProvider
     from tests.fake_openai import FakeOpenAI
 
@@ -237,8 +241,31 @@ def fake_provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
                 "PROVIDER_TIMEOUT_S": "3",
             }
         )
-        monkeypatch.setattr(runner, "get_provider", lambda: OpenAIProvider.from_settings(settings))
+        use_provider(monkeypatch, OpenAIProvider.from_settings(settings))
         yield fake
+
+
+@pytest.fixture
+def background_provider(fake_provider: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The fake OpenAI server, with images made as background responses (provider-async)."""
+    import openai
+
+    from tasks.providers.openai_provider import OpenAIProvider
+
+    client = openai.OpenAI(api_key="test-key", base_url=fake_provider.base_url, max_retries=0)
+    provider = OpenAIProvider(
+        client, image_model="gpt-image-1", chat_model="gpt-4o-mini", background_images=True
+    )
+    use_provider(monkeypatch, provider)
+    yield fake_provider
+
+
+def use_provider(monkeypatch: pytest.MonkeyPatch, provider: Any) -> None:
+    """Make the in-process workers' stages and provider polls use `provider`."""
+    from tasks import provider_poll, runner
+
+    for module in (runner, provider_poll):
+        monkeypatch.setattr(module, "get_provider", lambda: provider)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Fake OpenAI HTTP API server for tests, benchmarks and manual runs.
 
 It speaks enough of the OpenAI REST API (image generations and edits, chat
-completions with SSE streaming, model listing) for the official ``openai``
+completions with SSE streaming, background responses, model listing) for the official ``openai``
 client to talk to it over real HTTP, and lets tests make the "provider" slow,
 failing, rate-limited or hanging::
 
@@ -42,6 +42,7 @@ from tests.fake_openai_images import (
     prompt_colour,
     render_png,
 )
+from tests.fake_openai_responses import BackgroundResponses
 
 __all__ = ["FakeOpenAI", "prompt_colour", "render_png"]
 
@@ -187,6 +188,7 @@ class FakeOpenAI:
         self.delay_s: float = self._default_delay
         self.chat_reply: ChatReply = None
         self.required_api_key: str | None = None
+        self.background = BackgroundResponses()
 
     def set_delay(self, endpoint: str, seconds: float) -> None:
         """Make responses of ``endpoint`` wait ``seconds`` (instead of ``delay_s``)."""
@@ -293,6 +295,13 @@ class FakeOpenAI:
                 return _json(200, images_response(params, files, edit))
         if method == "POST" and path == "/v1/chat/completions":
             return self._chat(data)
+        if method == "POST" and path == "/v1/responses":
+            return _json(200, self.background.create(data))
+        if method == "GET" and path.startswith("/v1/responses/"):
+            found = self.background.retrieve(path.rsplit("/", 1)[1])
+            if found is not None:
+                return _json(200, found)
+            return _error(404, "No response found with that id.", code="not_found")
         return _error(404, f"Invalid URL ({method} {path})")
 
     def _chat(self, body: Any) -> Response:

@@ -66,6 +66,7 @@ def celery_init_app(app: Flask) -> Celery:
     import tasks.flower_labels  # noqa: F401  (labels stage messages for Flower)
     import tasks.maintenance  # noqa: F401  (registers the beat tasks)
     import tasks.metrics  # noqa: F401  (counts committed job events, times stages)
+    import tasks.provider_poll  # noqa: F401  (registers the provider poll task)
     import tasks.retention  # noqa: F401  (registers the retention task)
     import tasks.runner  # noqa: F401  (registers the stage tasks)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from webapp import ops, ui
-from webapp.api import batches, events, health, jobs, metrics, session, stats
+from webapp.api import batches, callbacks, events, health, jobs, metrics, session, stats
 
 BLUEPRINTS = (
     health.bp,
@@ -17,6 +17,7 @@ BLUEPRINTS = (
     metrics.bp,
     stats.bp,
     ops.bp,
+    callbacks.bp,
 )
 """Registered in this order; each owns one URL area."""
 

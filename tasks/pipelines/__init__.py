@@ -8,14 +8,35 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tasks.context import StageContext
+    from tasks.providers import ProviderJob, ProviderJobStatus
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwaitProvider:
+    """A stage's answer when its work now runs on the provider's side.
+
+    The runner parks the stage (no worker waits), polls the provider with
+    countdowns or wakes on its callback, then calls the stage's `finish`.
+    """
+
+    job: ProviderJob
+
+
+StageOutcome = dict[str, Any] | AwaitProvider
+"""What a stage's `run` returns: its output, or a provider job to wait for."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class Stage:
-    """One step of a pipeline; `weight` is its share of the job's progress bar."""
+    """One step of a pipeline; `weight` is its share of the job's progress bar.
+
+    `finish` turns a provider job's result into the stage's output; stages that may
+    return `AwaitProvider` must have one.
+    """
 
     name: str
-    run: Callable[[StageContext], dict[str, Any]]
+    run: Callable[[StageContext], StageOutcome]
+    finish: Callable[[StageContext, ProviderJobStatus], dict[str, Any]] | None = None
     weight: int = 1
 
 
@@ -58,3 +79,8 @@ def progress_at(kind: str, stage_name: str, fraction: float) -> int:
             return min(100, int(100 * (done + stage.weight * fraction) / total))
         done += stage.weight
     raise KeyError(stage_name)
+
+
+def stage_of(kind: str, stage_name: str) -> Stage:
+    """One named stage of a job kind."""
+    return next(stage for stage in PIPELINES[kind] if stage.name == stage_name)

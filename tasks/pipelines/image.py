@@ -9,10 +9,11 @@ from PIL import Image, UnidentifiedImageError
 
 from tasks.artifacts import write_atomic
 from tasks.errors import PermanentError
-from tasks.pipelines import Stage
+from tasks.pipelines import AwaitProvider, Stage, StageOutcome
 
 if TYPE_CHECKING:
     from tasks.context import StageContext
+    from tasks.providers import ProviderJobStatus
 
 RAW_FILE = "generated.png"
 """What the generate stage leaves for finalize; its presence means no second paid call."""
@@ -28,18 +29,29 @@ def prepare(ctx: StageContext) -> dict[str, Any]:
     return {"prompt": refined}
 
 
-def generate(ctx: StageContext) -> dict[str, Any]:
-    """Generate the image, unless an earlier attempt already did."""
+def generate(ctx: StageContext) -> StageOutcome:
+    """Generate the image, unless an earlier attempt already did.
+
+    A provider that runs images as jobs on its side gets the job started here, and
+    `generate_finished` stores the image once the provider has it.
+    """
     raw = ctx.workdir / RAW_FILE
     if not raw.exists():
         ctx.report(0.1, "Generating the image")
-        png = ctx.call(
-            ctx.provider.generate_image,
-            ctx.outputs["prepare"]["prompt"],
-            size=ctx.input.get("size", "1024x1024"),
-            quality=ctx.input.get("quality", "auto"),
-        )
-        write_atomic(raw, png)
+        prompt = ctx.outputs["prepare"]["prompt"]
+        size, quality = ctx.input.get("size", "1024x1024"), ctx.input.get("quality", "auto")
+        job = ctx.call(ctx.provider.submit_image, prompt, size=size, quality=quality)
+        if job is not None:
+            return AwaitProvider(job=job)
+        write_atomic(raw, ctx.call(ctx.provider.generate_image, prompt, size=size, quality=quality))
+    return {"file": RAW_FILE, "provider": ctx.provider.name}
+
+
+def generate_finished(ctx: StageContext, status: ProviderJobStatus) -> dict[str, Any]:
+    """Store the image a provider job made."""
+    if not status.data:
+        raise PermanentError("the provider's job finished without an image")
+    write_atomic(ctx.workdir / RAW_FILE, status.data)
     return {"file": RAW_FILE, "provider": ctx.provider.name}
 
 
@@ -81,6 +93,6 @@ def _png(image: Image.Image) -> bytes:
 
 IMAGE_STAGES = (
     Stage(name="prepare", run=prepare, weight=1),
-    Stage(name="generate", run=generate, weight=6),
+    Stage(name="generate", run=generate, finish=generate_finished, weight=6),
     Stage(name="finalize", run=finalize, weight=1),
 )

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from config import get_settings
 
+if TYPE_CHECKING:
+    from tasks.errors import GenerationError
+
 ImageQuality = Literal["auto", "low", "medium", "high"]
 """Quality levels an image request may ask for."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderJob:
+    """Work a provider accepted and runs on its side; we poll it or wait for its callback."""
+
+    id: str
+    poll_after_s: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderJobStatus:
+    """What a provider says of one of its jobs: still running, done with data, or failed."""
+
+    done: bool
+    data: bytes = b""
+    error: GenerationError | None = None
 
 
 class Provider(Protocol):
@@ -22,6 +43,14 @@ class Provider(Protocol):
 
     def generate_image(self, prompt: str, *, size: str, quality: ImageQuality) -> bytes:
         """Return one PNG for the prompt."""
+        ...
+
+    def submit_image(self, prompt: str, *, size: str, quality: ImageQuality) -> ProviderJob | None:
+        """Start an image on the provider's side and return its job; None: use generate_image."""
+        ...
+
+    def check_job(self, job_id: str) -> ProviderJobStatus:
+        """Ask the provider how one of its jobs is doing (a short call)."""
         ...
 
 

@@ -14,7 +14,8 @@ import textwrap
 
 from PIL import Image, ImageDraw, ImageFont
 
-from tasks.providers import ImageQuality
+from tasks.errors import PermanentError
+from tasks.providers import ImageQuality, ProviderJob, ProviderJobStatus
 
 
 class LocalProvider:
@@ -26,6 +27,14 @@ class LocalProvider:
         """Tidy whitespace and end the prompt with a style hint."""
         tidy = re.sub(r"\s+", " ", prompt).strip()
         return f"{tidy}, detailed illustration"
+
+    def submit_image(self, prompt: str, *, size: str, quality: ImageQuality) -> ProviderJob | None:
+        """Local images are drawn at once (generate_image); nothing runs on another side."""
+        return None
+
+    def check_job(self, job_id: str) -> ProviderJobStatus:
+        """The local provider never hands out job ids."""
+        raise PermanentError(f"the local provider has no job {job_id}")
 
     def generate_image(self, prompt: str, *, size: str, quality: ImageQuality) -> bytes:
         """Draw a gradient, shapes and the prompt text, all derived from the prompt."""

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import openai
+from openai.types.responses import Response
 
 from config import Settings
 from tasks.errors import (
@@ -23,7 +24,7 @@ from tasks.errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from tasks.providers import ImageQuality
+from tasks.providers import ImageQuality, ProviderJob, ProviderJobStatus
 
 REFINE_INSTRUCTIONS = (
     "Rewrite the user's image request as one clear, detailed prompt for an image model. "
@@ -37,10 +38,18 @@ class OpenAIProvider:
 
     name = "openai"
 
-    def __init__(self, client: openai.OpenAI, *, image_model: str, chat_model: str) -> None:
+    def __init__(
+        self,
+        client: openai.OpenAI,
+        *,
+        image_model: str,
+        chat_model: str,
+        background_images: bool = False,
+    ) -> None:
         self.client = client
         self.image_model = image_model
         self.chat_model = chat_model
+        self.background_images = background_images
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAIProvider:
@@ -51,7 +60,12 @@ class OpenAIProvider:
             timeout=settings.provider_timeout_s,
             max_retries=0,
         )
-        return cls(client, image_model=settings.image_model, chat_model=settings.chat_model)
+        return cls(
+            client,
+            image_model=settings.image_model,
+            chat_model=settings.chat_model,
+            background_images=settings.openai_image_mode == "background",
+        )
 
     def refine_prompt(self, prompt: str) -> str:
         """Ask the chat model for a better image prompt; keep the original if it says nothing."""
@@ -78,6 +92,43 @@ class OpenAIProvider:
         if image is not None and image.url:
             return _download(image.url, timeout_s=self.client.timeout)
         raise PermanentError("the provider returned no image")
+
+    def submit_image(self, prompt: str, *, size: str, quality: ImageQuality) -> ProviderJob | None:
+        """In background mode, start a Responses API job with the image tool; else None."""
+        if not self.background_images:
+            return None
+        with translate_errors():
+            response = self.client.responses.create(
+                model=self.chat_model,
+                input=prompt,
+                background=True,
+                tools=[{"type": "image_generation", "size": size, "quality": quality}],
+            )
+        return ProviderJob(id=response.id)
+
+    def check_job(self, job_id: str) -> ProviderJobStatus:
+        """Retrieve a background response: still running, its image, or why it failed."""
+        with translate_errors():
+            response = self.client.responses.retrieve(job_id)
+        return background_status(response)
+
+
+def background_status(response: Response) -> ProviderJobStatus:
+    """Read a background response's status and image into our terms."""
+    if response.status in ("queued", "in_progress"):
+        return ProviderJobStatus(done=False)
+    if response.status == "completed":
+        for item in response.output:
+            result = getattr(item, "result", None) if item.type == "image_generation_call" else None
+            if result:
+                return ProviderJobStatus(done=True, data=base64.b64decode(result))
+        return ProviderJobStatus(done=True, error=PermanentError("the provider returned no image"))
+    reason = (
+        response.error.message if response.error else f"the provider's job ended {response.status}"
+    )
+    if response.error and response.error.code in ("server_error", "rate_limit_exceeded"):
+        return ProviderJobStatus(done=True, error=ProviderUnavailable(reason))
+    return ProviderJobStatus(done=True, error=PermanentError(reason))
 
 
 def _download(url: str, *, timeout_s: object) -> bytes:
