@@ -27,13 +27,14 @@ from typing import Any
 from celery import signals
 from prometheus_client import Counter, Histogram, start_http_server
 from sqlalchemy import event, select
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import Session
 
 from config import get_settings
 from tasks.errors import GenerationError
 from tasks.live_events import _QUEUED as QUEUED_EVENTS
-from tasks.models import Job, JobStage
+from tasks.models import Job
 from tasks.pipelines import KINDS
+from tasks.signals import stage_attempt_failed
 from tasks.states import FINAL
 
 log = logging.getLogger(__name__)
@@ -175,37 +176,11 @@ def _forget_errors(session: Session) -> None:
     session.info.pop(_ERRORS_KEY, None)
 
 
-_ERROR_CLASSES: dict[str, str] = {}
-
-
-def error_class(code: str) -> str:
-    """The GenerationError subclass named by an error code (e.g. rate_limited -> RateLimited)."""
-    if not _ERROR_CLASSES:
-        pending: list[type[GenerationError]] = [GenerationError]
-        while pending:
-            cls = pending.pop()
-            _ERROR_CLASSES.setdefault(cls.code, cls.__name__)
-            pending += cls.__subclasses__()
-    return _ERROR_CLASSES.get(code, code)
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _note_stage_error(state: ORMExecuteState) -> None:
-    """A stage row written with an error is one failed attempt (counted if it commits)."""
+@stage_attempt_failed.connect
+def _note_stage_error(session: Session, *, stage: str, error: GenerationError) -> None:
+    """A failed stage attempt is counted once its transaction commits."""
     try:
-        statement: Any = state.statement
-        table = getattr(statement, "table", None)
-        if not state.is_update or getattr(table, "name", None) != JobStage.__tablename__:
-            return
-        # The UPDATE's SET values, keyed by column (or name), as bind parameters.
-        values = getattr(statement, "_values", None) or {}
-        error = next((v for k, v in values.items() if getattr(k, "key", k) == "error"), None)
-        code = getattr(error, "value", error)
-        if not isinstance(code, dict) or "code" not in code:
-            return
-        params = statement.compile().params
-        stage = next((v for k, v in params.items() if k.startswith("name")), "unknown")
-        state.session.info.setdefault(_ERRORS_KEY, []).append((stage, error_class(code["code"])))
+        session.info.setdefault(_ERRORS_KEY, []).append((stage, type(error).__name__))
     except Exception:  # noqa: BLE001
         log.warning("stage error not counted", exc_info=True)
 

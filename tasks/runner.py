@@ -35,6 +35,7 @@ from tasks.pipelines import (
 from tasks.provider_jobs import park_stage, send_poll
 from tasks.providers import ProviderJobStatus, get_provider
 from tasks.retry_policy import stage_retry_policy
+from tasks.signals import stage_attempt_failed
 from tasks.states import FINAL, PENDING, PROCESSING, record_progress, transition
 
 log = logging.getLogger(__name__)
@@ -224,6 +225,7 @@ def retry_or_fail_stage(
     if policy.should_retry(error, attempt):
         delay_s = policy.delay_s(error, attempt)
         if settle_stage(job_id, stage, fence, PENDING, error=error.as_json(), enqueued_at=None):
+            stage_attempt_failed.send(db.session(), stage=stage, error=error)
             record_progress(
                 job_id,
                 message=f"{error.message}; retrying in {delay_s:.0f} s "
@@ -233,6 +235,7 @@ def retry_or_fail_stage(
             enqueue_stage(job_id, stage, attempts=fence, lane=lane, countdown_s=delay_s)
         return
     if settle_stage(job_id, stage, fence, "failed", error=error.as_json()):
+        stage_attempt_failed.send(db.session(), stage=stage, error=error)
         transition(job_id, PROCESSING, "failed", error=error.as_json(), message=error.message)
         db.session.commit()
         admit_for_jobs([job_id])  # a slot under the user's cap is free

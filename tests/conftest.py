@@ -228,36 +228,40 @@ def wait_for_job(client: Any) -> Callable[..., dict[str, Any]]:
 @pytest.fixture
 def fake_provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A local OpenAI-compatible server, with the workers' `openai` provider pointed at it."""
-    from tasks.providers.openai_provider import OpenAIProvider
     from tests.fake_openai import FakeOpenAI
 
-    with FakeOpenAI() as fake:
-        settings = load_settings(
-            {
-                **os.environ,
-                "GENERATION_PROVIDER": "openai",
-                "OPENAI_API_KEY": "test-key",
-                "OPENAI_BASE_URL": fake.base_url,
-                "PROVIDER_TIMEOUT_S": "3",
-            }
-        )
-        use_provider(monkeypatch, OpenAIProvider.from_settings(settings))
+    with FakeOpenAI() as fake, _openai_provider(fake) as provider:
+        use_provider(monkeypatch, provider)
         yield fake
 
 
 @pytest.fixture
 def background_provider(fake_provider: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The fake OpenAI server, with images made as background responses (provider-async)."""
-    import openai
+    with _openai_provider(fake_provider, OPENAI_IMAGE_MODE="background") as provider:
+        use_provider(monkeypatch, provider)
+        yield fake_provider
 
+
+@contextmanager
+def _openai_provider(fake: Any, **env: str) -> Iterator[Any]:
     from tasks.providers.openai_provider import OpenAIProvider
 
-    client = openai.OpenAI(api_key="test-key", base_url=fake_provider.base_url, max_retries=0)
-    provider = OpenAIProvider(
-        client, image_model="gpt-image-1", chat_model="gpt-4o-mini", background_images=True
+    settings = load_settings(
+        {
+            **os.environ,
+            "GENERATION_PROVIDER": "openai",
+            "OPENAI_API_KEY": "test-key",
+            "OPENAI_BASE_URL": fake.base_url,
+            "PROVIDER_TIMEOUT_S": "3",
+            **env,
+        }
     )
-    use_provider(monkeypatch, provider)
-    yield fake_provider
+    provider = OpenAIProvider.from_settings(settings)
+    try:
+        yield provider
+    finally:
+        provider.client.close()
 
 
 def use_provider(monkeypatch: pytest.MonkeyPatch, provider: Any) -> None:
