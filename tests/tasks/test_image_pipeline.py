@@ -54,7 +54,8 @@ def test_local_job_completes_with_timed_stages_and_owner_only_png(
     assert image.size == (256, 256)
     assert max(_png(client, artifacts["thumbnail.png"]["url"], auth).size) <= 256
     with client.get(artifacts["image.png"]["url"] + "?download=1", headers=auth) as download:
-        assert "attachment" in download.headers["Content-Disposition"]
+        disposition = download.headers["Content-Disposition"]
+        assert disposition == f"attachment; filename=image-{job['id'][:8]}-image.png"
     stranger = client.get(
         artifacts["image.png"]["url"], headers={"Authorization": f"Bearer {other}"}
     )

@@ -156,7 +156,8 @@ def download_artifact(job_id: str, name: str) -> Response:
     return send_file(
         path,
         mimetype=listed[name]["content_type"],
-        download_name=name,
+        # Saved files tell jobs apart: "image-3f2a9c1e-image.png", not a hundred "image.png".
+        download_name=f"{job.kind}-{job.id[:8]}-{name}",
         as_attachment=request.args.get("download") == "1",
     )
 
