@@ -9,6 +9,7 @@ from functools import wraps
 from typing import ParamSpec, TypeVar
 
 from flask import g, request, session
+from sqlalchemy.orm import joinedload
 
 from tasks.db import db
 from tasks.models import ApiKey, User
@@ -33,18 +34,23 @@ def issue_api_key(user: User) -> str:
     return raw_key
 
 
-def user_for_key(raw_key: str) -> User | None:
-    """The user owning an active key, or None."""
+def active_key(raw_key: str) -> ApiKey | None:
+    """The unrevoked key with this value (its `user` loaded), or None."""
     return db.session.execute(
-        db.select(User)
-        .join(ApiKey)
+        db.select(ApiKey)
+        .options(joinedload(ApiKey.user))
         .where(ApiKey.key_hash == hash_key(raw_key), ApiKey.revoked_at.is_(None))
     ).scalar_one_or_none()
 
 
-def _session_user() -> User | None:
-    user_id = session.get("user_id")
-    return db.session.get(User, user_id) if isinstance(user_id, int) else None
+def session_user() -> User | None:
+    """The user of this browser's session, while the key that opened it is unrevoked."""
+    key_id = session.get("api_key_id")
+    if not isinstance(key_id, int):
+        return None
+    return db.session.execute(
+        db.select(User).join(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+    ).scalar_one_or_none()
 
 
 def current_user() -> User:
@@ -64,9 +70,10 @@ def require_api_key(view: Callable[P, R]) -> Callable[P, R]:
     @wraps(view)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        user = user_for_key(token.strip()) if scheme.lower() == "bearer" and token else None
+        key = active_key(token.strip()) if scheme.lower() == "bearer" and token else None
+        user = key.user if key is not None else None
         if user is None and not token and request.method in ("GET", "HEAD"):
-            user = _session_user()
+            user = session_user()
         if user is None:
             raise ApiError(
                 401,
@@ -74,7 +81,7 @@ def require_api_key(view: Callable[P, R]) -> Callable[P, R]:
                 "send a valid API key as 'Authorization: Bearer <key>'",
                 headers={"WWW-Authenticate": 'Bearer realm="api"'},
             )
-        g.user = user
+        g.user, g.api_key_id = user, key.id if key is not None else None
         return view(*args, **kwargs)
 
     return wrapped

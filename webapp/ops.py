@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, session
+from flask import Blueprint, render_template
 
-from tasks.db import db
-from tasks.models import User
+from webapp.auth import session_user
 
 bp = Blueprint("ops", __name__)
 
@@ -13,8 +12,7 @@ bp = Blueprint("ops", __name__)
 @bp.get("/ops")
 def ops_page() -> tuple[str, int]:
     """The operators' page for a signed-in admin; a short explanation (401/403) for anyone else."""
-    user_id = session.get("user_id")
-    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    user = session_user()
     if user is None:
         return render_template("ops.html", allowed=False, reason="signed_out"), 401
     if not user.is_admin:

@@ -55,8 +55,13 @@ def test_set_quota_overrides_and_resets_the_tier_limits(app: Any, runner: Any) -
 def test_revoke_key_locks_the_user_out(app: Any, runner: Any, client: Any) -> None:
     first = _ok(runner, "users", "create", "rita").strip().splitlines()[-1]
     second = _ok(runner, "users", "new-key", "rita").strip().splitlines()[-1]
-    _ok(runner, "users", "revoke-key", "rita", "--prefix", first[:10])
     me = "/api/v1/me"
+    browser = app.test_client()
+    started = browser.post("/api/v1/session", headers={"Authorization": f"Bearer {first}"})
+    assert started.status_code == 200
+    assert browser.get(me).status_code == 200
+    _ok(runner, "users", "revoke-key", "rita", "--prefix", first[:10])
+    assert browser.get(me).status_code == 401  # the key's browser session ended with it
     assert client.get(me, headers={"Authorization": f"Bearer {first}"}).status_code == 401
     assert client.get(me, headers={"Authorization": f"Bearer {second}"}).status_code == 200
     _ok(runner, "users", "revoke-key", "rita")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, session
+from flask import Blueprint, Response, g, jsonify, session
 
 from webapp.api.schemas import TIER_LANES
 from webapp.auth import current_user, require_api_key
@@ -30,7 +30,7 @@ def start_session() -> Response:
     Response: {"name": "demo", "tier": "standard", "priorities": [...]}
     """
     session.clear()
-    session["user_id"] = current_user().id
+    session["api_key_id"] = g.api_key_id
     return me()
 
 
