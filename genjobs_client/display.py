@@ -5,7 +5,14 @@ from __future__ import annotations
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from genjobs_client.models import Job
 from genjobs_client.models import Progress as JobProgress
@@ -21,7 +28,7 @@ class ProgressDisplay:
         self._bars = Progress(
             TextColumn("{task.description:<12}"),
             BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
+            TaskProgressColumn(),
             TimeElapsedColumn(),
             TextColumn("{task.fields[note]}"),
             console=console,
@@ -34,7 +41,11 @@ class ProgressDisplay:
         if self.live:
             self._overall = self._bars.add_task(f"job {self.job.id[:8]}", total=100, note="")
             for name in self.job.stage_names:
-                self._stages[name] = self._bars.add_task(f"  {name}", total=100, note="waiting")
+                # Shown once the stage starts; the client does not know a stage's share of
+                # the job, so a running stage's bar pulses (total None) until it is done.
+                self._stages[name] = self._bars.add_task(
+                    f"  {name}", total=None, visible=False, note=""
+                )
             self._bars.start()
         return self
 
@@ -58,17 +69,15 @@ class ProgressDisplay:
             self._bars.update(self._overall, completed=progress.progress, note=note)
         current = progress.stage
         names = list(self._stages)
+        reached = names.index(current) if current in names else -1
         for index, name in enumerate(names):
             task = self._stages[name]
-            if progress.status == "completed" or (
-                current in names and index < names.index(current)
-            ):
-                self._bars.update(task, total=100, completed=100, note="done")
-            elif name == current and progress.status == "processing":
-                # The client does not know a stage's share of the job, so the bar pulses.
-                self._bars.update(task, total=None, note=progress.message or "")
-            elif name == current and progress.status in ("failed", "canceled"):
-                self._bars.update(task, total=100, note=progress.status)
+            if progress.status == "completed" or index < reached:
+                self._bars.update(task, total=100, completed=100, visible=True, note="done")
+            elif index == reached and progress.status == "processing":
+                self._bars.update(task, visible=True, note=progress.message or "")
+            elif index == reached and progress.status in ("failed", "canceled"):
+                self._bars.update(task, total=100, visible=True, note=progress.status)
         if previous is None or previous.status != progress.status:
             self._bars.refresh()
 

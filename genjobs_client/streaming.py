@@ -49,22 +49,26 @@ class StreamUnsupported(Exception):
 def stream_events(
     client: Client, job_id: str, *, last_event_id: int = 0, timeout_s: float
 ) -> Iterator[Event]:
-    """Yield the job's events after `last_event_id` until its final status, reconnecting."""
+    """Yield the job's events after `last_event_id` until its final status, reconnecting.
+
+    The server closes the stream after a final status. A retried job's history has an
+    earlier final status, so the stream is reopened after each: it ends at once, with no
+    event, only when the job is final and nothing follows.
+    """
     deadline = time.monotonic() + timeout_s
     last, failures, delay_s = last_event_id, 0, 0.0
     while True:
         if delay_s:
             _sleep_until(min(time.monotonic() + delay_s, deadline))
         _check_deadline(job_id, timeout_s, deadline)
-        decoder = SSEDecoder()
+        decoder, received, final = SSEDecoder(), 0, False
         try:
             for event in _read_stream(client, job_id, last, decoder, deadline, timeout_s):
-                failures = 0
+                failures, received = 0, received + 1
                 if event.id is not None:
                     last = event.id
+                    final = event.is_final
                 yield event
-                if event.is_final:
-                    return
         except (httpx2.TransportError, ServiceUnavailable) as exc:
             _check_deadline(job_id, timeout_s, deadline)
             failures += 1
@@ -72,11 +76,12 @@ def stream_events(
                 raise ServiceUnavailable(
                     0, "stream_failed", f"the event stream of job {job_id} keeps failing: {exc}"
                 ) from exc
-        else:
-            # The server closed the stream without a final event: only done if the job is.
-            if client.get(job_id).finished:
-                return
-        delay_s = min((decoder.retry_ms or 1000) / 1000, RECONNECT_DELAY_MAX_S)
+            delay_s = min((decoder.retry_ms or 1000) / 1000, RECONNECT_DELAY_MAX_S)
+            continue
+        if not received:
+            return  # the server had nothing after `last`, and the job is final
+        # After a final status: reopen at once to see whether anything follows it.
+        delay_s = 0.0 if final else min((decoder.retry_ms or 1000) / 1000, RECONNECT_DELAY_MAX_S)
 
 
 def _read_stream(
