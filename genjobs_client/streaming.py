@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import httpx2
 
 from genjobs_client.errors import (
+    GenjobsError,
     JobCanceled,
     JobFailed,
     ServiceUnavailable,
@@ -42,7 +43,7 @@ POLL_INTERVAL_S = 2.0
 """How often to poll when the server gives no Retry-After."""
 
 
-class StreamUnsupported(Exception):
+class StreamUnsupported(GenjobsError):
     """The events URL did not answer with an event stream (e.g. a buffering proxy)."""
 
 
