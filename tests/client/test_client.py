@@ -70,6 +70,29 @@ def test_polling_fallback_honours_retry_after(
     assert min(gaps) >= 1.9, gaps  # the server says Retry-After: 2 while the job runs
 
 
+class _NoEventStreams(httpx2.HTTPTransport):
+    """A network path that mangles event streams (as some buffering proxies do)."""
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.url.path.endswith("/events"):
+            return httpx2.Response(200, headers={"Content-Type": "text/html"}, content=b"<p>")
+        return super().handle_request(request)
+
+
+def test_wait_falls_back_to_polling_without_an_event_stream(live_server: str, api_key: str) -> None:
+    http = httpx2.Client(
+        base_url=live_server,
+        headers={"Authorization": f"Bearer {api_key}"},
+        transport=_NoEventStreams(),
+    )
+    with Client(live_server, api_key, http=http) as api:
+        seen: list[Progress] = []
+        job = api.submit_image("no stream here", size="256x256")
+        done = api.wait(job.id, timeout_s=30, on_progress=seen.append)
+    assert done.status == "completed"
+    assert seen[-1].status == "completed" and seen[-1].progress == 100
+
+
 def test_stream_resumes_after_a_forced_disconnect(
     proxy: CuttingProxy, api_key: str, slow_generate: Any
 ) -> None:
