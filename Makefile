@@ -1,16 +1,17 @@
 # The two commands: `make run` and `make test`. Everything else is for developers.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: install run test lint browser clean bench
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .   # the `genjobs` command (genjobs_client/)
 	rm -f $(VENV)/.installed-* && touch $@
 
 browser:
@@ -29,7 +30,7 @@ bench: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy config tasks
+	$(VENV)/bin/mypy config tasks genjobs_client
 
 clean:
 	rm -rf .local/artifacts .pytest_cache

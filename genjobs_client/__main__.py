@@ -1,0 +1,5 @@
+"""`python -m genjobs_client` runs the `genjobs` command line."""
+
+from genjobs_client.cli import run
+
+run()
