@@ -15,9 +15,10 @@ import textwrap
 from PIL import Image, ImageDraw, ImageFont
 
 from tasks.providers import ImageQuality
+from tasks.providers.local_tryon import LocalTryon
 
 
-class LocalProvider:
+class LocalProvider(LocalTryon):
     """Generation without a network: good for demos, tests and development."""
 
     name = "local"
