@@ -106,6 +106,8 @@ class Settings:
     provider_poll_max_interval_s: float
     provider_job_timeout_s: float
     provider_callback_secret: str | None
+    tryon_max_image_bytes: int
+    tryon_max_image_pixels: int
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -271,6 +273,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         provider_job_timeout_s=_read(env, "PROVIDER_JOB_TIMEOUT_S", _positive(float), 3600.0),
         provider_callback_secret=_read(env, "PROVIDER_CALLBACK_SECRET", _whsec, None),
+        tryon_max_image_bytes=_read(env, "TRYON_MAX_IMAGE_BYTES", _positive(int), 7 * 1024 * 1024),
+        tryon_max_image_pixels=_read(env, "TRYON_MAX_IMAGE_PIXELS", _positive(int), 40_000_000),
     )
     if settings.heartbeat_timeout_s <= 2 * settings.heartbeat_interval_s:
         raise SettingsError("HEARTBEAT_TIMEOUT_S must be more than twice HEARTBEAT_INTERVAL_S")

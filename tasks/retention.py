@@ -3,7 +3,8 @@
 - A finished job (and its stages, events and artifacts) is deleted once it has been
   finished longer than its owner's tier keeps it (STANDARD_RETENTION_DAYS, ...).
 - Artifact folders with no job row (a crash between delete and unlink, a restored
-  database) are removed once older than ORPHAN_FILE_GRACE_S.
+  database) are removed once older than ORPHAN_FILE_GRACE_S; so are uploads
+  (tasks/uploads.py) that no job names any more.
 - Idempotency keys are forgotten after 24 h, and batches once all their jobs are gone.
 - With FINISHED_JOB_EVENTS_KEPT > 0, a job that finished lately keeps only its
   last N events (off by default: see the README).
@@ -28,6 +29,7 @@ from tasks.db import db
 from tasks.flower_labels import forget_task_ids
 from tasks.models import Batch, IdempotencyKey, Job, JobEvent, User
 from tasks.states import FINAL
+from tasks.uploads import remove_orphan_uploads
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class RetentionReport:
 
     jobs: int = 0
     orphan_dirs: int = 0
+    orphan_uploads: int = 0
     events: int = 0
     idempotency_keys: int = 0
     batches: int = 0
@@ -65,6 +68,7 @@ def apply_retention() -> dict[str, int]:
     report = RetentionReport(
         jobs=expire_finished_jobs(),
         orphan_dirs=remove_orphan_dirs(),
+        orphan_uploads=remove_orphan_uploads(),
         events=compact_finished_job_events(),
         idempotency_keys=delete_old_idempotency_keys(),
         batches=delete_empty_batches(),

@@ -12,6 +12,7 @@ from typing import get_args
 
 from flask import Blueprint, render_template
 
+from config import get_settings
 from tasks.models import LANES
 from tasks.pipelines import KINDS
 from tasks.states import STATUSES
@@ -47,4 +48,5 @@ def index() -> str:
         statuses=STATUSES,
         kinds=KINDS,
         planned_kinds={k: v for k, v in PLANNED_KINDS.items() if k not in KINDS},
+        tryon_max_mib=f"{get_settings().tryon_max_image_bytes / 2**20:g}",
     )

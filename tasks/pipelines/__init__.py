@@ -43,8 +43,9 @@ class Stage:
 def _pipelines() -> dict[str, tuple[Stage, ...]]:
     from config import get_settings
     from tasks.pipelines.image import IMAGE_STAGES
+    from tasks.pipelines.tryon import TRYON_STAGES
 
-    pipelines: dict[str, tuple[Stage, ...]] = {"image": IMAGE_STAGES}
+    pipelines: dict[str, tuple[Stage, ...]] = {"image": IMAGE_STAGES, "tryon": TRYON_STAGES}
     if get_settings().bench_noop_kind:
         from tasks.pipelines.noop import NOOP_STAGES
 

@@ -53,6 +53,23 @@ class Provider(Protocol):
         """Ask the provider how one of its jobs is doing (a short call)."""
         ...
 
+    # Try-on (tasks/pipelines/tryon.py); every image in and out is PNG bytes.
+    def styling_advice(self, occasion: str, garment_png: bytes) -> str:
+        """Return styling advice for wearing this garment to the occasion."""
+        ...
+
+    def style_garment(self, garment_png: bytes, *, occasion: str, advice: str) -> bytes:
+        """Return the garment restyled for the occasion."""
+        ...
+
+    def try_on(self, person_png: bytes, garment_png: bytes, *, occasion: str) -> bytes:
+        """Return the person wearing the garment."""
+        ...
+
+    def keep_face(self, tryon_png: bytes, person_png: bytes) -> bytes:
+        """Return the try-on image with the person's own face restored."""
+        ...
+
 
 @cache
 def get_provider() -> Provider:

@@ -16,9 +16,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from tasks.errors import PermanentError
 from tasks.providers import ImageQuality, ProviderJob, ProviderJobStatus
+from tasks.providers.local_tryon import LocalTryon
 
 
-class LocalProvider:
+class LocalProvider(LocalTryon):
     """Generation without a network: good for demos, tests and development."""
 
     name = "local"

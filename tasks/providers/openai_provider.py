@@ -25,6 +25,7 @@ from tasks.errors import (
     RateLimited,
 )
 from tasks.providers import ImageQuality, ProviderJob, ProviderJobStatus
+from tasks.providers.openai_tryon import OpenAITryon
 
 REFINE_INSTRUCTIONS = (
     "Rewrite the user's image request as one clear, detailed prompt for an image model. "
@@ -33,7 +34,7 @@ REFINE_INSTRUCTIONS = (
 """System message for the prepare stage's chat call."""
 
 
-class OpenAIProvider:
+class OpenAIProvider(OpenAITryon):
     """Images and chat through the `openai` client."""
 
     name = "openai"

@@ -151,4 +151,11 @@ def test_beat_runs_retention_on_the_maintenance_queue(app: Any) -> None:
     assert entry["schedule"] == get_settings().retention_interval_s
     assert "maintenance.apply_retention" in celery_app.tasks
     report = apply_retention.run()
-    assert set(report) == {"jobs", "orphan_dirs", "events", "idempotency_keys", "batches"}
+    assert set(report) == {
+        "jobs",
+        "orphan_dirs",
+        "orphan_uploads",
+        "events",
+        "idempotency_keys",
+        "batches",
+    }

@@ -10,6 +10,7 @@ import pytest
 
 from tasks.db import db
 from tasks.models import ApiKey, Job, User
+from tasks.pipelines import STAGE_NAMES
 
 
 def _ok(runner: Any, *args: str) -> str:
@@ -109,6 +110,7 @@ def test_retry_resumes_a_canceled_job_and_purge_refuses_active_ones(
 def test_queues_shows_every_queue_and_lane(runner: Any) -> None:
     output = _ok(runner, "queues").splitlines()
     assert output[0].split() == ["QUEUE", "HIGH", "DEFAULT", "LOW", "TOTAL", "OLDEST"]
-    names = {line.split()[0] for line in output[1:5]}
-    assert names == {"prepare", "generate", "finalize", "maintenance"}
+    queues = (*STAGE_NAMES, "maintenance")
+    names = {line.split()[0] for line in output[1 : 1 + len(queues)]}
+    assert names == set(queues)
     assert "not yet acknowledged" in output[-2]

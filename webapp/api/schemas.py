@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tasks.models import LANES, TIERS
 from tasks.pipelines import KINDS
 from tasks.submit import JobSpec
+from tasks.uploads import upload_exists
 from webapp.errors import ApiError
 
 IMAGE_SIZES = ("256x256", "512x512", "1024x1024", "1024x1536", "1536x1024")
@@ -45,6 +46,30 @@ class ImageInput(Strict):
         return value.strip()
 
 
+class TryonInput(Strict):
+    """Input of a `tryon` job: digests of stored uploads (multipart submit) and the occasion."""
+
+    human_image: str = Field(pattern=r"^[0-9a-f]{64}$")
+    garment_image: str = Field(pattern=r"^[0-9a-f]{64}$")
+    occasion: str = Field(min_length=1, max_length=200)
+
+    @field_validator("human_image", "garment_image")
+    @classmethod
+    def uploaded(cls, value: str) -> str:
+        """A digest must name an image uploaded earlier (POST /jobs as multipart/form-data)."""
+        if not upload_exists(value):
+            raise ValueError("no uploaded image has this digest; send the image as multipart")
+        return value
+
+    @field_validator("occasion")
+    @classmethod
+    def occasion_not_blank(cls, value: str) -> str:
+        """An occasion of only spaces says nothing."""
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
 class JobRequest(Strict):
     """Body of POST /api/v1/jobs."""
 
@@ -58,7 +83,9 @@ class NoopInput(Strict):
 
 
 INPUT_MODELS: dict[str, type[Strict]] = {
-    kind: model for kind, model in (("image", ImageInput), ("noop", NoopInput)) if kind in KINDS
+    kind: model
+    for kind, model in (("image", ImageInput), ("tryon", TryonInput), ("noop", NoopInput))
+    if kind in KINDS
 }
 """kind -> the model its `input` must satisfy."""
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 
 from flask import request
+from werkzeug.datastructures import FileStorage
 
 from tasks.submit import IdempotencyConflict, JobSpec, Submission, submit_jobs
 from webapp.auth import current_user
@@ -30,11 +31,9 @@ def submit_from_request(
         )
     user = current_user()
     headers = admit_submit(user, len(specs))
-    body = json.dumps(request.get_json(silent=True), sort_keys=True, separators=(",", ":"))
-    digest = hashlib.sha256(f"{request.path}\n{body}".encode()).hexdigest()
     try:
         submission = submit_jobs(
-            user, specs, as_batch=as_batch, idempotency_key=key, request_hash=digest
+            user, specs, as_batch=as_batch, idempotency_key=key, request_hash=request_digest()
         )
     except IdempotencyConflict:
         raise ApiError(
@@ -46,3 +45,31 @@ def submit_from_request(
     if submission.replayed:
         headers["Idempotent-Replayed"] = "true"
     return submission, headers
+
+
+def request_digest() -> str:
+    """SHA-256 of what a submit asks for: its path and JSON body, or form fields and files.
+
+    A multipart body counts by its text fields and the SHA-256 of each file's bytes
+    (not the file names), so the same photos under other names are the same request.
+    """
+    if request.mimetype == "multipart/form-data":
+        parts = {
+            "form": sorted(request.form.items(multi=True)),
+            "files": sorted(
+                (name, _file_sha256(upload)) for name, upload in request.files.items(multi=True)
+            ),
+        }
+        body = json.dumps(parts, separators=(",", ":"))
+    else:
+        body = json.dumps(request.get_json(silent=True), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{request.path}\n{body}".encode()).hexdigest()
+
+
+def _file_sha256(upload: FileStorage) -> str:
+    upload.stream.seek(0)
+    digest = hashlib.sha256()
+    while chunk := upload.stream.read(1 << 16):
+        digest.update(chunk)
+    upload.stream.seek(0)
+    return digest.hexdigest()

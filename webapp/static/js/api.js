@@ -55,7 +55,7 @@ export class Api {
     this.key = key;
   }
 
-  async request(path, { method = "GET", json, headers = {} } = {}) {
+  async request(path, { method = "GET", json, form, headers = {} } = {}) {
     const init = {
       method,
       cache: "no-store", // we do our own revalidation with If-None-Match
@@ -65,6 +65,7 @@ export class Api {
       init.body = JSON.stringify(json);
       init.headers["Content-Type"] = "application/json";
     }
+    if (form !== undefined) init.body = form; // FormData: the browser sets the multipart boundary
     let response;
     try {
       response = await fetch(path, init);
@@ -95,8 +96,10 @@ export class Api {
     return response.json();
   }
 
+  /** Submit a job: a JSON body, or FormData for kinds that upload files (try-on). */
   async submitJob(body) {
-    const response = await this.request(`${API}/jobs`, { method: "POST", json: body });
+    const payload = body instanceof FormData ? { form: body } : { json: body };
+    const response = await this.request(`${API}/jobs`, { method: "POST", ...payload });
     return response.json();
   }
 

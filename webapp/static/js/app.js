@@ -6,6 +6,7 @@ import { offerPriorities, setupComposer } from "./composer.js";
 import { JobList } from "./joblist.js";
 import { LiveUpdates } from "./live.js";
 import { Viewer } from "./media.js";
+import { setupTryon } from "./tryon.js";
 
 const $ = (id) => document.getElementById(id);
 const viewer = new Viewer((error) => showBanner(error.message));
@@ -172,7 +173,7 @@ function showBanner(message) {
 // --- Wiring --------------------------------------------------------------------------
 
 function boot() {
-  setupComposer({
+  const submitHandlers = {
     submit: async (body) => {
       const job = await session.api.submitJob(body);
       session.list.upsert(job);
@@ -181,7 +182,9 @@ function boot() {
     },
     isShown: (job) => session.list.matches(job),
     onUnauthorized: () => signOut("Your API key is no longer accepted."),
-  });
+  };
+  setupComposer(submitHandlers);
+  setupTryon(submitHandlers);
   $("signin-form").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", (event) => {
     event.preventDefault();

@@ -5,6 +5,20 @@ export function artifact(job, name) {
   return artifacts.find((a) => a.name === name) || null;
 }
 
+/** kind -> the result file that a card's download and the viewer show. */
+const MAIN_ARTIFACT = { image: "image.png", tryon: "tryon.png" };
+
+export function mainArtifact(job) {
+  return artifact(job, MAIN_ARTIFACT[job.kind] || "image.png");
+}
+
+/** What a job asks for, in one line: its prompt, or what a try-on is for. */
+export function jobSummary(job) {
+  const input = job.input || {};
+  if (job.kind === "tryon") return input.occasion ? `Try-on for ${input.occasion}` : "Try-on";
+  return input.prompt || "";
+}
+
 export function downloadName(job, file) {
   const dot = file.name.lastIndexOf(".");
   const [stem, ext] = dot > 0 ? [file.name.slice(0, dot), file.name.slice(dot)] : [file.name, ""];
@@ -41,15 +55,15 @@ export class Viewer {
   }
 
   open(job) {
-    const file = artifact(job, "image.png");
+    const file = mainArtifact(job);
     if (!file) return;
     const result = job.result || {};
-    document.getElementById("viewer-title").textContent = job.input.prompt || "Result";
+    document.getElementById("viewer-title").textContent = jobSummary(job) || "Result";
     document.getElementById("viewer-meta").textContent = [
       result.width && result.height ? `${result.width} × ${result.height}` : "",
       result.provider ? `by ${result.provider}` : "",
     ].filter(Boolean).join(" · ");
-    this.image.alt = `Generated image: ${job.input.prompt || ""}`;
+    this.image.alt = `Generated image: ${jobSummary(job)}`;
     linkDownload(this.download, job, file);
     this.dialog.classList.add("is-loading");
     this.image.src = file.url;

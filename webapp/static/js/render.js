@@ -2,7 +2,8 @@
 // Only textContent is used for server data, so prompts can never inject markup.
 
 import { ACTIVE } from "./api.js";
-import { artifact, linkDownload } from "./media.js";
+import { artifact, jobSummary, linkDownload, mainArtifact } from "./media.js";
+import { renderTryon } from "./tryon.js";
 
 const STATUS_LABELS = {
   pending: "Queued",
@@ -38,7 +39,7 @@ export function renderCard(card, job, etaLeft) {
   created.dateTime = job.created_at;
   created.textContent = formatTime(job.created_at);
   created.title = new Date(job.created_at).toLocaleString();
-  ref(card, "prompt").textContent = excerpt(job.input && job.input.prompt);
+  ref(card, "prompt").textContent = excerpt(jobSummary(job));
 
   const progress = ref(card, "progress");
   const percent = job.status === "completed" ? 100 : clamp(job.progress || 0, 0, 100);
@@ -56,6 +57,7 @@ export function renderCard(card, job, etaLeft) {
   ref(card, "meta").textContent = metaLine(job);
   renderActions(card, job);
   renderThumbnail(card, job);
+  if (job.kind === "tryon") renderTryon(ref(card, "extra"), job);
 }
 
 /** The "≈ 12 s left" part, counted down between the server's estimates. */
@@ -73,7 +75,7 @@ function renderActions(card, job) {
   ref(card, "cancel").hidden = !ACTIVE.has(job.status);
   ref(card, "retry").hidden = job.status !== "failed" && job.status !== "canceled";
   ref(card, "rerun").hidden = job.status !== "completed";
-  const file = job.status === "completed" ? artifact(job, "image.png") : null;
+  const file = job.status === "completed" ? mainArtifact(job) : null;
   const download = ref(card, "download");
   download.hidden = !file;
   if (file) linkDownload(download, job, file);
@@ -138,7 +140,7 @@ function renderThumbnail(card, job) {
     ref(card, "placeholder").hidden = true;
   };
   image.onerror = () => image.removeAttribute("src"); // tried again on the next render
-  image.alt = `Preview of “${excerpt(job.input.prompt, 80)}”`;
+  image.alt = `Preview of “${excerpt(jobSummary(job), 80)}”`;
   button.setAttribute("aria-label", "Open the full image");
   image.src = file.url;
 }
