@@ -101,6 +101,8 @@ class Settings:
     retention_interval_s: float
     orphan_file_grace_s: float
     finished_job_events_kept: int
+    script_max_novel_bytes: int
+    script_chunk_chars: int
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -253,6 +255,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retention_interval_s=_read(env, "RETENTION_INTERVAL_S", _positive(float), 600.0),
         orphan_file_grace_s=_read(env, "ORPHAN_FILE_GRACE_S", _positive(float), 3600.0),
         finished_job_events_kept=_read(env, "FINISHED_JOB_EVENTS_KEPT", _not_negative_int, 0),
+        script_max_novel_bytes=_read(env, "SCRIPT_MAX_NOVEL_BYTES", _positive(int), 2 * 1024**2),
+        script_chunk_chars=_read(env, "SCRIPT_CHUNK_CHARS", _positive(int), 6000),
     )
     if settings.heartbeat_timeout_s <= 2 * settings.heartbeat_interval_s:
         raise SettingsError("HEARTBEAT_TIMEOUT_S must be more than twice HEARTBEAT_INTERVAL_S")

@@ -11,10 +11,13 @@ import hashlib
 import io
 import re
 import textwrap
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from tasks.providers import ImageQuality
+from tasks.providers import ImageQuality, local_script
+from tasks.screenplay import PartText, ScriptBrief
 
 
 class LocalProvider:
@@ -59,3 +62,18 @@ class LocalProvider:
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         return buffer.getvalue()
+
+    def outline_script(self, parts: Sequence[PartText], brief: ScriptBrief) -> dict[str, Any]:
+        """A rule-based plan (see tasks.providers.local_script)."""
+        return local_script.outline_script(parts, brief)
+
+    def write_scenes(
+        self,
+        part: PartText,
+        *,
+        outline: dict[str, Any],
+        brief: ScriptBrief,
+        on_tokens: Callable[[int], None],
+    ) -> list[dict[str, Any]]:
+        """Rule-based scenes: paragraphs, quoted speech, speakers."""
+        return local_script.write_scenes(part, on_tokens=on_tokens)

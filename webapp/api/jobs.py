@@ -21,6 +21,7 @@ from webapp.api.schemas import json_body, parse_job_request
 from webapp.api.serialize import job_json
 from webapp.api.stats import with_operator_fields
 from webapp.api.submission import submit_from_request
+from webapp.api.uploads import parse_multipart_job
 from webapp.auth import current_user, require_api_key
 from webapp.errors import ApiError
 
@@ -51,11 +52,16 @@ def create_job() -> tuple[Response, int, dict[str, str]]:
     """Submit a job.
 
     Request:  {"kind": "image", "input": {"prompt": "a red lighthouse"}, "priority": "low"}
+              or multipart/form-data: kind=script, novel=@novel.txt, style, episodes, language
               (optional header Idempotency-Key: <any string up to 255 characters>)
     Response: 202 {"id": "3f2a...", "status": "pending", "stage": null, ...}
               Location: /api/v1/jobs/3f2a...; RateLimit-Limit/-Remaining/-Reset
     """
-    spec = parse_job_request(json_body(), current_user().tier)
+    tier = current_user().tier
+    if request.mimetype == "multipart/form-data":
+        spec = parse_multipart_job(tier)
+    else:
+        spec = parse_job_request(json_body(), tier)
     submission, headers = submit_from_request([spec], as_batch=False)
     job_id = submission.job_ids[0]
     headers["Location"] = url_for("jobs.get_job", job_id=job_id)

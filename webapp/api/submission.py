@@ -30,8 +30,7 @@ def submit_from_request(
         )
     user = current_user()
     headers = admit_submit(user, len(specs))
-    body = json.dumps(request.get_json(silent=True), sort_keys=True, separators=(",", ":"))
-    digest = hashlib.sha256(f"{request.path}\n{body}".encode()).hexdigest()
+    digest = request_digest()
     try:
         submission = submit_jobs(
             user, specs, as_batch=as_batch, idempotency_key=key, request_hash=digest
@@ -46,3 +45,19 @@ def submit_from_request(
     if submission.replayed:
         headers["Idempotent-Replayed"] = "true"
     return submission, headers
+
+
+def request_digest() -> str:
+    """SHA-256 of what a submit asked for: the JSON body, or the form fields and file digests."""
+    if request.mimetype == "multipart/form-data":
+        fields = sorted(request.form.items(multi=True))
+        files = []
+        for name, upload in sorted(request.files.items(multi=True), key=lambda item: item[0]):
+            upload.stream.seek(0)
+            content = hashlib.sha256(upload.stream.read()).hexdigest()
+            upload.stream.seek(0)
+            files.append([name, upload.filename or "", content])
+        body = json.dumps({"form": fields, "files": files}, separators=(",", ":"))
+    else:
+        body = json.dumps(request.get_json(silent=True), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{request.path}\n{body}".encode()).hexdigest()
