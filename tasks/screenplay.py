@@ -22,6 +22,9 @@ LABELS = {
 }  # fmt: skip
 """Headings of the Markdown in the screenplay's language (English for any other language)."""
 
+UNATTRIBUTED = {"en": "VOICE", "zh": "某人"}
+"""The speaker of a line nobody is named for: not a character."""
+
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
 """Characters escaped in novel text: CommonMark lets any ASCII punctuation be escaped."""
 
@@ -71,8 +74,9 @@ def clean_scene(raw: object) -> dict[str, Any] | None:
     if not isinstance(named, list):
         characters = []
     for line in dialogue:
-        if line["character"] != "?" and line["character"] not in characters:
-            characters.append(line["character"])
+        speaker = line["character"]
+        if speaker not in ("?", *UNATTRIBUTED.values()) and speaker not in characters:
+            characters.append(speaker)
     scene = {
         "location": _text(raw.get("location"), 120),
         "time": _text(raw.get("time"), 40),

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tasks.novel_text import CHINESE_HEADING, ENGLISH_HEADING, language_of, paragraphs
+from tasks.screenplay import UNATTRIBUTED as SOMEONE
 from tasks.screenplay import PartText, ScriptBrief, episode_of
 
 SCENE_CHARS = 900
@@ -68,7 +69,6 @@ TIMES = {
 }  # fmt: skip
 DEFAULT_TIME = {"en": "DAY", "zh": "日"}
 UNKNOWN_PLACE = {"en": "", "zh": ""}
-SOMEONE = {"en": "VOICE", "zh": "某人"}
 
 
 def outline_script(parts: Sequence[PartText], brief: ScriptBrief) -> dict[str, Any]:

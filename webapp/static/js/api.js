@@ -55,7 +55,7 @@ export class Api {
     this.key = key;
   }
 
-  async request(path, { method = "GET", json, headers = {} } = {}) {
+  async request(path, { method = "GET", json, form, headers = {} } = {}) {
     const init = {
       method,
       cache: "no-store", // we do our own revalidation with If-None-Match
@@ -65,6 +65,7 @@ export class Api {
       init.body = JSON.stringify(json);
       init.headers["Content-Type"] = "application/json";
     }
+    if (form !== undefined) init.body = form; // FormData: the browser sets the multipart type
     let response;
     try {
       response = await fetch(path, init);
@@ -97,6 +98,12 @@ export class Api {
 
   async submitJob(body) {
     const response = await this.request(`${API}/jobs`, { method: "POST", json: body });
+    return response.json();
+  }
+
+  /** Submit a job as multipart/form-data (files such as a novel's .txt). */
+  async submitJobForm(form) {
+    const response = await this.request(`${API}/jobs`, { method: "POST", form });
     return response.json();
   }
 

@@ -6,6 +6,7 @@ import { offerPriorities, setupComposer } from "./composer.js";
 import { JobList } from "./joblist.js";
 import { LiveUpdates } from "./live.js";
 import { Viewer } from "./media.js";
+import { setupScriptForm } from "./script.js";
 
 const $ = (id) => document.getElementById(id);
 const viewer = new Viewer((error) => showBanner(error.message));
@@ -172,16 +173,19 @@ function showBanner(message) {
 // --- Wiring --------------------------------------------------------------------------
 
 function boot() {
-  setupComposer({
-    submit: async (body) => {
-      const job = await session.api.submitJob(body);
-      session.list.upsert(job);
-      session.live.kick();
-      return job;
-    },
+  const submitted = (job) => {
+    session.list.upsert(job);
+    session.live.kick();
+    return job;
+  };
+  const forms = {
+    submit: async (body) => submitted(await session.api.submitJob(body)),
+    submitForm: async (form) => submitted(await session.api.submitJobForm(form)),
     isShown: (job) => session.list.matches(job),
     onUnauthorized: () => signOut("Your API key is no longer accepted."),
-  });
+  };
+  setupComposer(forms);
+  setupScriptForm(forms);
   $("signin-form").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", (event) => {
     event.preventDefault();

@@ -3,6 +3,7 @@
 
 import { ACTIVE } from "./api.js";
 import { artifact, linkDownload } from "./media.js";
+import { renderScriptResult } from "./script.js";
 
 const STATUS_LABELS = {
   pending: "Queued",
@@ -38,7 +39,7 @@ export function renderCard(card, job, etaLeft) {
   created.dateTime = job.created_at;
   created.textContent = formatTime(job.created_at);
   created.title = new Date(job.created_at).toLocaleString();
-  ref(card, "prompt").textContent = excerpt(job.input && job.input.prompt);
+  ref(card, "prompt").textContent = excerpt(job.input && (job.input.prompt ?? job.input.text));
 
   const progress = ref(card, "progress");
   const percent = job.status === "completed" ? 100 : clamp(job.progress || 0, 0, 100);
@@ -56,6 +57,7 @@ export function renderCard(card, job, etaLeft) {
   ref(card, "meta").textContent = metaLine(job);
   renderActions(card, job);
   renderThumbnail(card, job);
+  renderScriptResult(ref(card, "result"), job);
 }
 
 /** The "≈ 12 s left" part, counted down between the server's estimates. */
@@ -72,7 +74,8 @@ export function renderEta(card, job, secondsLeft) {
 function renderActions(card, job) {
   ref(card, "cancel").hidden = !ACTIVE.has(job.status);
   ref(card, "retry").hidden = job.status !== "failed" && job.status !== "canceled";
-  ref(card, "rerun").hidden = job.status !== "completed";
+  // A long novel comes back cut (input.text_chars): re-running it would send the excerpt.
+  ref(card, "rerun").hidden = job.status !== "completed" || job.input?.text_chars != null;
   const file = job.status === "completed" ? artifact(job, "image.png") : null;
   const download = ref(card, "download");
   download.hidden = !file;
