@@ -249,9 +249,9 @@ def _cast(planned: list[dict[str, str]], scenes: list[dict[str, Any]]) -> list[d
 def _refusal(refused: list[tuple[PartText, PermanentError]]) -> PermanentError:
     part, first = refused[0]
     more = f"; {len(refused) - 1} more part(s) also refused" if len(refused) > 1 else ""
-    message = f"part {part.index + 1} of {part.total} ({part.title}): {first.message}{more}"
-    error = type(first)(message)
-    return error
+    return type(first)(
+        f"part {part.index + 1} of {part.total} ({part.title}): {first.message}{more}"
+    )
 
 
 SCRIPT_STAGES = (

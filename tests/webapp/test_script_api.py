@@ -69,6 +69,12 @@ def test_a_multipart_submit_reads_the_utf8_file_and_the_fields(
     assert job["eta_seconds"] is not None
 
 
+def test_the_novel_may_also_come_as_a_plain_form_field(client: Any, auth: dict[str, str]) -> None:
+    response = _upload(client, auth, {"kind": "script", "novel": NOVEL})
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json()["input"]["text"] == NOVEL
+
+
 def test_the_job_json_shows_an_excerpt_of_a_long_novel(client: Any, auth: dict[str, str]) -> None:
     novel = "很长的小说。" * 1000
     job = _upload(client, auth, _form(novel.encode())).get_json()

@@ -32,7 +32,7 @@ CONTROL_BYTES = frozenset(range(0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1B}
 
 def parse_script_form() -> tuple[dict[str, Any], dict[str, str]]:
     """The script job input from the form, and the input -> form field names."""
-    reject_unknown_fields({"style", "episodes", "language"}, {"novel"})
+    reject_unknown_fields({"novel", "style", "episodes", "language"}, {"novel"})
     job_input: dict[str, Any] = {"text": _novel_text()}
     if style := request.form.get("style", "").strip():
         job_input["style"] = style
@@ -49,12 +49,15 @@ def parse_script_form() -> tuple[dict[str, Any], dict[str, str]]:
 
 def _novel_text() -> str:
     upload = request.files.get("novel")
-    if upload is None:
+    limit = get_settings().script_max_novel_bytes
+    if upload is not None:
+        data = upload.stream.read(limit + 1)  # never more than the limit in memory
+    elif "novel" in request.form:  # sent as a text field (curl --form-string): fine too
+        data = request.form["novel"].encode()
+    else:
         raise ApiError(
             422, "invalid_field", "novel: upload the novel as a .txt file", field="novel"
         )
-    limit = get_settings().script_max_novel_bytes
-    data = upload.stream.read(limit + 1)  # never more than the limit in memory
     check_novel_size(len(data), field="novel")
     data = data.removeprefix(b"\xef\xbb\xbf")
     if any(byte in CONTROL_BYTES for byte in data[:65536]):
