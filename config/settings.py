@@ -108,6 +108,8 @@ class Settings:
     provider_callback_secret: str | None
     tryon_max_image_bytes: int
     tryon_max_image_pixels: int
+    script_max_novel_bytes: int
+    script_chunk_chars: int
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -275,6 +277,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         provider_callback_secret=_read(env, "PROVIDER_CALLBACK_SECRET", _whsec, None),
         tryon_max_image_bytes=_read(env, "TRYON_MAX_IMAGE_BYTES", _positive(int), 7 * 1024 * 1024),
         tryon_max_image_pixels=_read(env, "TRYON_MAX_IMAGE_PIXELS", _positive(int), 40_000_000),
+        script_max_novel_bytes=_read(env, "SCRIPT_MAX_NOVEL_BYTES", _positive(int), 2 * 1024**2),
+        script_chunk_chars=_read(env, "SCRIPT_CHUNK_CHARS", _positive(int), 6000),
     )
     if settings.heartbeat_timeout_s <= 2 * settings.heartbeat_interval_s:
         raise SettingsError("HEARTBEAT_TIMEOUT_S must be more than twice HEARTBEAT_INTERVAL_S")

@@ -59,12 +59,20 @@ class StageContext:
         if not moved:
             raise StageCanceled(self.job_id)
 
-    def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    def call(
+        self,
+        fn: Callable[..., T],
+        /,
+        *args: Any,
+        while_waiting: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> T:
         """Run a (slow) provider call; stop waiting at once on cancel or past the deadline.
 
         The call runs on a helper thread. Meanwhile this thread heartbeats the stage,
         watches the cancel flag, and enforces the stage's soft time limit whatever the
-        worker pool. An abandoned call finishes in the background and is discarded.
+        worker pool; `while_waiting` (e.g. a progress report) runs here between checks.
+        An abandoned call finishes in the background and is discarded.
         """
         settings = get_settings()
         future: Future[T] = _CALLS.submit(fn, *args, **kwargs)
@@ -80,6 +88,8 @@ class StageContext:
             if time.monotonic() > self.deadline:
                 future.cancel()
                 raise ProviderTimeout("the stage ran past its time limit")
+            if while_waiting is not None:
+                while_waiting()
             if time.monotonic() >= next_beat:
                 self.beat()
                 next_beat = time.monotonic() + settings.heartbeat_interval_s

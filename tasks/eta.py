@@ -9,12 +9,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 
 from tasks.db import db
 from tasks.models import Job, JobStage
-from tasks.pipelines import PIPELINES
+from tasks.pipelines import ESTIMATORS, PIPELINES
 
 RECENT_STAGES = 2000
 """How many of the latest completed stages the averages come from."""
@@ -74,17 +75,40 @@ def measurements() -> Measurements:
     return fresh
 
 
-def eta_seconds(kind: str, status: str, progress: int, queue_position: int | None) -> int | None:
-    """Seconds until the job should finish; None when there is nothing to go on."""
+def eta_seconds(
+    kind: str,
+    status: str,
+    progress: int,
+    queue_position: int | None,
+    *,
+    expected_s: float | None = None,
+) -> int | None:
+    """Seconds until the job should finish; None when there is nothing to go on.
+
+    `expected_s` is the pipeline's own estimate for this job's input (see
+    `expected_run_s`); it wins over the measured means, which know nothing of input size.
+    """
     if status not in ("pending", "processing"):
         return None
     figures = measurements()
-    per_stage = [figures.stage_s.get((kind, stage.name)) for stage in PIPELINES[kind]]
-    if any(mean is None for mean in per_stage):
+    total = expected_s if expected_s is not None else _measured_total_s(kind, figures)
+    if total is None:
         return None
-    total = sum(mean for mean in per_stage if mean is not None)
     if status == "processing":
         return round(total * (100 - progress) / 100)
     if not figures.jobs_per_s:
-        return None
+        return None if expected_s is None else round(total)
     return round((queue_position or 1) / figures.jobs_per_s + total)
+
+
+def _measured_total_s(kind: str, figures: Measurements) -> float | None:
+    per_stage = [figures.stage_s.get((kind, stage.name)) for stage in PIPELINES[kind]]
+    if any(mean is None for mean in per_stage):
+        return None
+    return sum(mean for mean in per_stage if mean is not None)
+
+
+def expected_run_s(kind: str, job_input: dict[str, Any]) -> float | None:
+    """A pipeline's up-front estimate of its run time for this input, if it makes one."""
+    estimate = ESTIMATORS.get(kind)
+    return estimate(job_input) if estimate is not None else None

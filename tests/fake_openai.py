@@ -111,7 +111,7 @@ class FakeOpenAI:
     form (multipart text fields), files ([(field, filename, size)]), headers
     (lower-cased names) and t (``time.monotonic()`` on arrival). Endpoints are
     matched by path suffix, e.g. "images/generations" or "chat/completions".
-    ``delay_s``, ``chat_reply`` and ``required_api_key`` are plain attributes
+    ``delay_s``, ``stream_delay_s``, ``chat_reply`` and ``required_api_key`` are plain attributes
     (single reads/writes are atomic); all other state is guarded by a lock.
     """
 
@@ -186,6 +186,7 @@ class FakeOpenAI:
             self._wake.set()  # cut short hangs left over from a previous test
             self._wake = threading.Event()
         self.delay_s: float = self._default_delay
+        self.stream_delay_s: float = 0.0  # pause between streamed chunks (a slow model)
         self.chat_reply: ChatReply = None
         self.required_api_key: str | None = None
         self.background = BackgroundResponses()
@@ -380,7 +381,8 @@ class _Handler(BaseHTTPRequestHandler):
             for event in payload:
                 self.wfile.write(event)
                 self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):  # client gave up (timeout)
+                self.server.fake._sleep(self.server.fake.stream_delay_s)
+        except (BrokenPipeError, ConnectionResetError, _Stopped):  # client gave up, or stop()
             self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve

@@ -29,12 +29,6 @@ PRIORITIES: tuple[str, ...] = LANES[::-1]
 VIP_PRIORITIES = frozenset(LANES) - frozenset(TIER_LANES["standard"])
 """Priorities marked VIP in the form."""
 
-PLANNED_KINDS = {
-    "script": ("Script", "Turn a novel chapter into a screenplay."),
-    "tryon": ("Try-on", "Dress a person in a garment from a photo, keeping their face."),
-}
-"""kind -> (tab label, summary) of kinds still to come; shown disabled until they exist."""
-
 
 @bp.get("/")
 def index() -> str:
@@ -47,6 +41,5 @@ def index() -> str:
         vip_priorities=VIP_PRIORITIES,
         statuses=STATUSES,
         kinds=KINDS,
-        planned_kinds={k: v for k, v in PLANNED_KINDS.items() if k not in KINDS},
         tryon_max_mib=f"{get_settings().tryon_max_image_bytes / 2**20:g}",
     )

@@ -43,9 +43,14 @@ class Stage:
 def _pipelines() -> dict[str, tuple[Stage, ...]]:
     from config import get_settings
     from tasks.pipelines.image import IMAGE_STAGES
+    from tasks.pipelines.script import SCRIPT_STAGES
     from tasks.pipelines.tryon import TRYON_STAGES
 
-    pipelines: dict[str, tuple[Stage, ...]] = {"image": IMAGE_STAGES, "tryon": TRYON_STAGES}
+    pipelines: dict[str, tuple[Stage, ...]] = {
+        "image": IMAGE_STAGES,
+        "script": SCRIPT_STAGES,
+        "tryon": TRYON_STAGES,
+    }
     if get_settings().bench_noop_kind:
         from tasks.pipelines.noop import NOOP_STAGES
 
@@ -55,6 +60,17 @@ def _pipelines() -> dict[str, tuple[Stage, ...]]:
 
 PIPELINES: dict[str, tuple[Stage, ...]] = _pipelines()
 """kind -> its stages in order."""
+
+
+def _estimators() -> dict[str, Callable[[dict[str, Any]], float]]:
+    from tasks.pipelines.script import estimated_run_s
+
+    return {"script": estimated_run_s}
+
+
+ESTIMATORS: dict[str, Callable[[dict[str, Any]], float]] = _estimators()
+"""kind -> its estimate of a job's run time from the input, for kinds whose time depends on it
+(a novel's length); other kinds' ETAs come from measured stage durations alone."""
 
 KINDS = tuple(PIPELINES)
 """The job kinds the service accepts."""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from config import get_settings
 
 if TYPE_CHECKING:
     from tasks.errors import GenerationError
+    from tasks.screenplay import PartText, ScriptBrief
 
 ImageQuality = Literal["auto", "low", "medium", "high"]
 """Quality levels an image request may ask for."""
@@ -68,6 +70,21 @@ class Provider(Protocol):
 
     def keep_face(self, tryon_png: bytes, person_png: bytes) -> bytes:
         """Return the try-on image with the person's own face restored."""
+        ...
+
+    def outline_script(self, parts: Sequence[PartText], brief: ScriptBrief) -> dict[str, Any]:
+        """Plan a screenplay: title, logline, characters, episodes (see tasks.screenplay)."""
+        ...
+
+    def write_scenes(
+        self,
+        part: PartText,
+        *,
+        outline: dict[str, Any],
+        brief: ScriptBrief,
+        on_tokens: Callable[[int], None],
+    ) -> list[dict[str, Any]]:
+        """Turn one part of a novel into scenes, calling `on_tokens(n)` as text arrives."""
         ...
 
 

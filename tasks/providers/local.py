@@ -11,12 +11,15 @@ import hashlib
 import io
 import re
 import textwrap
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
 from tasks.errors import PermanentError
-from tasks.providers import ImageQuality, ProviderJob, ProviderJobStatus
+from tasks.providers import ImageQuality, ProviderJob, ProviderJobStatus, local_script
 from tasks.providers.local_tryon import LocalTryon
+from tasks.screenplay import PartText, ScriptBrief
 
 
 class LocalProvider(LocalTryon):
@@ -69,3 +72,18 @@ class LocalProvider(LocalTryon):
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         return buffer.getvalue()
+
+    def outline_script(self, parts: Sequence[PartText], brief: ScriptBrief) -> dict[str, Any]:
+        """A rule-based plan (see tasks.providers.local_script)."""
+        return local_script.outline_script(parts, brief)
+
+    def write_scenes(
+        self,
+        part: PartText,
+        *,
+        outline: dict[str, Any],
+        brief: ScriptBrief,
+        on_tokens: Callable[[int], None],
+    ) -> list[dict[str, Any]]:
+        """Rule-based scenes: paragraphs, quoted speech, speakers."""
+        return local_script.write_scenes(part, on_tokens=on_tokens)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import base64
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import openai
 from openai.types.responses import Response
@@ -26,6 +27,7 @@ from tasks.errors import (
 )
 from tasks.providers import ImageQuality, ProviderJob, ProviderJobStatus
 from tasks.providers.openai_tryon import OpenAITryon
+from tasks.screenplay import PartText, ScriptBrief
 
 REFINE_INSTRUCTIONS = (
     "Rewrite the user's image request as one clear, detailed prompt for an image model. "
@@ -112,6 +114,27 @@ class OpenAIProvider(OpenAITryon):
         with translate_errors():
             response = self.client.responses.retrieve(job_id)
         return background_status(response)
+
+    def outline_script(self, parts: Sequence[PartText], brief: ScriptBrief) -> dict[str, Any]:
+        """One chat call for the plan (see tasks.providers.openai_script)."""
+        from tasks.providers import openai_script  # it imports translate_errors from here
+
+        return openai_script.outline_script(self.client, self.chat_model, parts, brief)
+
+    def write_scenes(
+        self,
+        part: PartText,
+        *,
+        outline: dict[str, Any],
+        brief: ScriptBrief,
+        on_tokens: Callable[[int], None],
+    ) -> list[dict[str, Any]]:
+        """One streamed chat call per part."""
+        from tasks.providers import openai_script
+
+        return openai_script.write_scenes(
+            self.client, self.chat_model, part, outline=outline, brief=brief, on_tokens=on_tokens
+        )
 
 
 def background_status(response: Response) -> ProviderJobStatus:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from config import get_settings
 from tasks.db import db
-from tasks.eta import eta_seconds
+from tasks.eta import eta_seconds, expected_run_s
 from tasks.models import Job, JobEvent
 from tasks.states import FINAL, PENDING
 from webapp.api.jobs import own_job
@@ -42,7 +42,7 @@ def stream_events(job_id: str) -> Response:
     if job.status in FINAL and after >= job.last_seq:
         stream: Iterator[str] = iter(["retry: 2000\n\n"])  # the client has it all: end now
     else:
-        stream = _stream(app, job.id, job.kind, after)
+        stream = _stream(app, job.id, job.kind, after, expected_run_s(job.kind, job.input))
     return Response(
         stream,
         mimetype="text/event-stream",
@@ -59,7 +59,9 @@ def _last_event_id() -> int:
     return int(raw)
 
 
-def _stream(app: Flask, job_id: str, kind: str, after: int) -> Iterator[str]:
+def _stream(
+    app: Flask, job_id: str, kind: str, after: int, expected_s: float | None
+) -> Iterator[str]:
     settings = get_settings()
     wait_s = min(settings.sse_heartbeat_s, settings.sse_queue_refresh_s)
     # Listen first, then read Postgres: nothing falls between the two (duplicates are skipped).
@@ -70,7 +72,7 @@ def _stream(app: Flask, job_id: str, kind: str, after: int) -> Iterator[str]:
         while True:
             ready, gap = _in_order(incoming, last)
             for event in ready:
-                yield _format(app, kind, event)
+                yield _format(app, kind, event, expected_s)
                 last = event["seq"]
                 if event["type"] == "status" and event["data"]["status"] in FINAL:
                     return
@@ -124,16 +126,19 @@ def _queue_place(app: Flask, job_id: str) -> tuple[int | None, int | None] | Non
         if job is None or job.status != PENDING:
             return None
         position = queue_position(job)
-        return position, eta_seconds(job.kind, job.status, job.progress, position)
+        expected_s = expected_run_s(job.kind, job.input)
+        return position, eta_seconds(
+            job.kind, job.status, job.progress, position, expected_s=expected_s
+        )
 
 
-def _format(app: Flask, kind: str, event: dict[str, Any]) -> str:
+def _format(app: Flask, kind: str, event: dict[str, Any], expected_s: float | None) -> str:
     data = dict(event["data"])
     data["eta_seconds"] = None
     if data.get("status") == "processing":
         with app.app_context():
             data["eta_seconds"] = eta_seconds(
-                kind, "processing", int(data.get("progress") or 0), None
+                kind, "processing", int(data.get("progress") or 0), None, expected_s=expected_s
             )
     return f"id: {event['seq']}\n" + _message(event["type"], data)
 

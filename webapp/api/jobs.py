@@ -54,6 +54,7 @@ def create_job() -> tuple[Response, int, dict[str, str]]:
     Request:  {"kind": "image", "input": {"prompt": "a red lighthouse"}, "priority": "low"}
               or multipart/form-data: kind=tryon, human_image=@me.jpg,
               garment_image=@coat.png, occasion="a winter wedding"
+              or multipart/form-data: kind=script, novel=@novel.txt, style, episodes, language
               (optional header Idempotency-Key: <any string up to 255 characters>)
     Response: 202 {"id": "3f2a...", "status": "pending", "stage": null, ...}
               Location: /api/v1/jobs/3f2a...; RateLimit-Limit/-Remaining/-Reset

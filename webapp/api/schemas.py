@@ -7,6 +7,7 @@ from typing import Any, Literal, TypeVar
 from flask import request as flask_request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from config import get_settings
 from tasks.models import LANES, TIERS
 from tasks.pipelines import KINDS
 from tasks.submit import JobSpec
@@ -70,6 +71,29 @@ class TryonInput(Strict):
         return value.strip()
 
 
+class ScriptInput(Strict):
+    """Input of a `script` job: a novel (Chinese or English) and how to adapt it."""
+
+    text: str = Field(min_length=1)
+    style: str | None = Field(default=None, max_length=200)
+    episodes: int | None = Field(default=None, ge=1, le=100)
+    language: str | None = Field(default=None, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+    @field_validator("text")
+    @classmethod
+    def has_text(cls, value: str) -> str:
+        """A novel of only spaces has nothing to adapt."""
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("style")
+    @classmethod
+    def blank_style_is_none(cls, value: str | None) -> str | None:
+        """An empty style means no style."""
+        return value.strip() or None if value is not None else None
+
+
 class JobRequest(Strict):
     """Body of POST /api/v1/jobs."""
 
@@ -84,7 +108,12 @@ class NoopInput(Strict):
 
 INPUT_MODELS: dict[str, type[Strict]] = {
     kind: model
-    for kind, model in (("image", ImageInput), ("tryon", TryonInput), ("noop", NoopInput))
+    for kind, model in (
+        ("image", ImageInput),
+        ("script", ScriptInput),
+        ("tryon", TryonInput),
+        ("noop", NoopInput),
+    )
     if kind in KINDS
 }
 """kind -> the model its `input` must satisfy."""
@@ -113,6 +142,8 @@ def parse_job_request(body: object, tier: str, *, prefix: str = "") -> JobSpec:
             field=f"{prefix}kind",
         )
     job_input = _validate(INPUT_MODELS[request.kind], request.input, prefix=f"{prefix}input.")
+    if isinstance(job_input, ScriptInput):
+        check_novel_size(len(job_input.text.encode()), field=f"{prefix}input.text")
     allowed = TIER_LANES[tier]
     lane = request.priority or allowed[0]
     if lane not in allowed:
@@ -123,6 +154,19 @@ def parse_job_request(body: object, tier: str, *, prefix: str = "") -> JobSpec:
             field=f"{prefix}priority",
         )
     return JobSpec(kind=request.kind, input=job_input.model_dump(), lane=lane)
+
+
+def check_novel_size(size_bytes: int, *, field: str) -> None:
+    """413 naming `field` when a novel is over SCRIPT_MAX_NOVEL_BYTES."""
+    limit = get_settings().script_max_novel_bytes
+    if size_bytes > limit:
+        raise ApiError(
+            413,
+            "request_entity_too_large",
+            f"{field}: the novel is larger than the limit of {limit:,} bytes "
+            "(SCRIPT_MAX_NOVEL_BYTES)",
+            field=field,
+        )
 
 
 def _validate(model: type[M], data: object, *, prefix: str) -> M:

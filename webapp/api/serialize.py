@@ -9,7 +9,7 @@ from flask import url_for
 from sqlalchemy import case, func, select
 
 from tasks.db import db
-from tasks.eta import eta_seconds
+from tasks.eta import eta_seconds, expected_run_s
 from tasks.models import LANES, Job
 from tasks.states import PENDING
 
@@ -53,6 +53,20 @@ def queue_position(job: Job) -> int | None:
     return int(ahead_count) + 1
 
 
+INPUT_TEXT_SHOWN_CHARS = 500
+"""A novel in the job JSON is cut to this many characters (`text_chars` gives its length):
+list pages of script jobs stay small; the whole text stays in Postgres for the workers."""
+
+
+def shown_input(job_input: dict[str, Any]) -> dict[str, Any]:
+    """The input as the API shows it."""
+    text = job_input.get("text")
+    if isinstance(text, str) and len(text) > INPUT_TEXT_SHOWN_CHARS:
+        cut = text[:INPUT_TEXT_SHOWN_CHARS] + "…"
+        return {**job_input, "text": cut, "text_chars": len(text)}
+    return job_input
+
+
 def job_json(job: Job) -> dict[str, Any]:
     """A job as the API shows it."""
     position = queue_position(job)
@@ -83,9 +97,15 @@ def job_json(job: Job) -> dict[str, Any]:
         "progress": job.progress,
         "message": job.message,
         "queue_position": position,
-        "eta_seconds": eta_seconds(job.kind, job.status, job.progress, position),
+        "eta_seconds": eta_seconds(
+            job.kind,
+            job.status,
+            job.progress,
+            position,
+            expected_s=expected_run_s(job.kind, job.input),
+        ),
         "priority": job.priority,
-        "input": job.input,
+        "input": shown_input(job.input),
         "result": result,
         "error": job.error,
         "attempts": sum(stage.attempts for stage in job.stages),

@@ -6,6 +6,7 @@ import { offerPriorities, setupComposer } from "./composer.js";
 import { JobList } from "./joblist.js";
 import { LiveUpdates } from "./live.js";
 import { Viewer } from "./media.js";
+import { setupScriptForm } from "./script.js";
 import { setupTryon } from "./tryon.js";
 
 const $ = (id) => document.getElementById(id);
@@ -173,18 +174,20 @@ function showBanner(message) {
 // --- Wiring --------------------------------------------------------------------------
 
 function boot() {
-  const submitHandlers = {
-    submit: async (body) => {
-      const job = await session.api.submitJob(body);
-      session.list.upsert(job);
-      session.live.kick();
-      return job;
-    },
+  const submitted = (job) => {
+    session.list.upsert(job);
+    session.live.kick();
+    return job;
+  };
+  const forms = {
+    submit: async (body) => submitted(await session.api.submitJob(body)),
+    submitForm: async (form) => submitted(await session.api.submitJob(form)),
     isShown: (job) => session.list.matches(job),
     onUnauthorized: () => signOut("Your API key is no longer accepted."),
   };
-  setupComposer(submitHandlers);
-  setupTryon(submitHandlers);
+  setupComposer(forms);
+  setupScriptForm(forms);
+  setupTryon(forms);
   $("signin-form").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", (event) => {
     event.preventDefault();

@@ -12,11 +12,11 @@ export function mainArtifact(job) {
   return artifact(job, MAIN_ARTIFACT[job.kind] || "image.png");
 }
 
-/** What a job asks for, in one line: its prompt, or what a try-on is for. */
+/** What a job asks for, in one line: its prompt, its novel, or what a try-on is for. */
 export function jobSummary(job) {
   const input = job.input || {};
   if (job.kind === "tryon") return input.occasion ? `Try-on for ${input.occasion}` : "Try-on";
-  return input.prompt || "";
+  return input.prompt || input.text || "";
 }
 
 export function downloadName(job, file) {

@@ -3,6 +3,7 @@
 
 import { ACTIVE } from "./api.js";
 import { artifact, jobSummary, linkDownload, mainArtifact } from "./media.js";
+import { renderScriptResult } from "./script.js";
 import { renderTryon } from "./tryon.js";
 
 const STATUS_LABELS = {
@@ -58,6 +59,7 @@ export function renderCard(card, job, etaLeft) {
   renderActions(card, job);
   renderThumbnail(card, job);
   if (job.kind === "tryon") renderTryon(ref(card, "extra"), job);
+  renderScriptResult(ref(card, "result"), job);
 }
 
 /** The "≈ 12 s left" part, counted down between the server's estimates. */
@@ -74,7 +76,8 @@ export function renderEta(card, job, secondsLeft) {
 function renderActions(card, job) {
   ref(card, "cancel").hidden = !ACTIVE.has(job.status);
   ref(card, "retry").hidden = job.status !== "failed" && job.status !== "canceled";
-  ref(card, "rerun").hidden = job.status !== "completed";
+  // A long novel comes back cut (input.text_chars): re-running it would send the excerpt.
+  ref(card, "rerun").hidden = job.status !== "completed" || job.input?.text_chars != null;
   const file = job.status === "completed" ? mainArtifact(job) : null;
   const download = ref(card, "download");
   download.hidden = !file;
