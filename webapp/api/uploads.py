@@ -54,7 +54,7 @@ MULTIPART_KINDS: dict[str, MultipartKind] = {
 def parse_multipart_job(tier: str) -> JobSpec:
     """Validate a multipart job submit; returns its spec or raises 413/422 naming the field."""
     try:
-        form, files = request.form, request.files
+        form = request.form  # parses the whole body, files included
     except RequestEntityTooLarge:
         raise ApiError(
             413,
