@@ -54,7 +54,8 @@ def test_a_multipart_submit_stores_both_images_as_png_before_answering_202(
 
     assert response.status_code == 202, response.get_json()
     job = response.get_json()
-    assert (job["kind"], job["status"]) == ("tryon", "pending")
+    assert job["kind"] == "tryon"
+    assert job["status"] in ("pending", "processing")  # a running worker may have started it
     assert [stage["name"] for stage in job["stages"]] == ["advice", "style", "tryon", "faceswap"]
     assert job["input"]["occasion"] == "a summer wedding"
     person = _stored(job["input"]["human_image"])
