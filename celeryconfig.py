@@ -7,6 +7,7 @@ from kombu import Queue
 from config import get_settings, service_urls
 from tasks.enqueue import PRIORITY_STEPS, queue_name, stage_task_name
 from tasks.pipelines import STAGE_NAMES
+from tasks.webhook_outbox import WEBHOOK_QUEUE
 
 _settings = get_settings()
 
@@ -49,10 +50,15 @@ worker_prefetch_multiplier = 1
 task_soft_time_limit = _settings.stage_soft_time_limit_s
 task_time_limit = _settings.stage_time_limit_s
 
-task_queues = [Queue(queue_name(stage)) for stage in STAGE_NAMES] + [Queue("maintenance")]
+# Webhook deliveries have a queue of their own: a slow receiver never holds up a stage.
+task_queues = [Queue(queue_name(stage)) for stage in STAGE_NAMES] + [
+    Queue("maintenance"),
+    Queue(WEBHOOK_QUEUE),
+]
 task_default_queue = "maintenance"
 task_routes = {stage_task_name(stage): {"queue": queue_name(stage)} for stage in STAGE_NAMES}
 task_routes["maintenance.*"] = {"queue": "maintenance"}
+task_routes["webhooks.*"] = {"queue": WEBHOOK_QUEUE}
 task_default_priority = PRIORITY_STEPS[1]
 
 # Events for Flower.
@@ -70,6 +76,10 @@ beat_schedule = {
     },
     "reap-stale-stages": {
         "task": "maintenance.reap_stale_stages",
+        "schedule": _settings.maintenance_interval_s,
+    },
+    "send-due-webhooks": {
+        "task": "maintenance.send_due_webhooks",
         "schedule": _settings.maintenance_interval_s,
     },
     "apply-retention": {

@@ -65,6 +65,10 @@ def _point_at_test_services() -> tuple[str, str]:
         SSE_HEARTBEAT_S="1",
         SSE_QUEUE_REFRESH_S="0.5",
         RETRY_BACKOFF_MAX_S="1",
+        # Webhook receivers in tests listen on loopback; retries come within seconds.
+        WEBHOOK_ALLOWED_HOSTS="127.0.0.1",
+        WEBHOOK_RETRY_SCHEDULE_S="0.5,1",
+        PROGRESS_PUSH_SECRET="test-progress-push-secret",
     )
     return os.environ["DATABASE_URL"], test_redis
 

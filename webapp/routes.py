@@ -5,7 +5,17 @@ from __future__ import annotations
 from flask import Flask
 
 from webapp import ops, ui
-from webapp.api import batches, events, health, jobs, metrics, session, stats
+from webapp.api import (
+    batches,
+    events,
+    health,
+    jobs,
+    metrics,
+    progress,
+    session,
+    stats,
+    webhooks,
+)
 
 BLUEPRINTS = (
     health.bp,
@@ -17,6 +27,8 @@ BLUEPRINTS = (
     metrics.bp,
     stats.bp,
     ops.bp,
+    webhooks.bp,
+    progress.bp,
 )
 """Registered in this order; each owns one URL area."""
 

@@ -86,6 +86,9 @@ def job_json(job: Job) -> dict[str, Any]:
         "eta_seconds": eta_seconds(job.kind, job.status, job.progress, position),
         "priority": job.priority,
         "input": job.input,
+        "webhook": {"url": job.webhook["url"], "events": job.webhook["events"]}
+        if job.webhook
+        else None,
         "result": result,
         "error": job.error,
         "attempts": sum(stage.attempts for stage in job.stages),
