@@ -78,7 +78,9 @@ def deliver_webhook(delivery_id: str) -> str:
         return "refused"
     except TargetUnresolvable as exc:
         return _failed(claim, started, None, str(exc))
-    status_code, error = _post(target, claim, settings.timeout_s)
+    headers = signed_headers(claim.id, claim.payload, signing_secrets(claim.user_id))
+    db.session.commit()  # hold no transaction open across the call
+    status_code, error = post_webhook(target, claim.payload, headers, timeout_s=settings.timeout_s)
     if status_code is not None and 200 <= status_code < 300:
         WEBHOOK_DELIVERIES.labels("delivered").inc()
         _record(claim, started, status_code=status_code, error=None, retry=False, delivered=True)
@@ -140,13 +142,11 @@ def signed_headers(msg_id: str, payload: str, keys: list[str]) -> dict[str, str]
     }
 
 
-def _post(target: Target, claim: Any, timeout_s: float) -> tuple[int | None, str | None]:
-    headers = {
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-        **signed_headers(claim.id, claim.payload, signing_secrets(claim.user_id)),
-    }
-    db.session.commit()  # hold no transaction open across the call
+def post_webhook(
+    target: Target, payload: str, signed: dict[str, str], *, timeout_s: float
+) -> tuple[int | None, str | None]:
+    """POST the body to the checked target; returns (status code, error) and never raises."""
+    headers = {"content-type": "application/json", "user-agent": USER_AGENT, **signed}
     if target.host_header:
         headers["host"] = target.host_header
     extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
@@ -154,7 +154,7 @@ def _post(target: Target, claim: Any, timeout_s: float) -> tuple[int | None, str
         # No redirects: a 3xx could point anywhere, past the address check.
         with httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False) as client:
             response = client.post(
-                target.url, content=claim.payload.encode(), headers=headers, extensions=extensions
+                target.url, content=payload.encode(), headers=headers, extensions=extensions
             )
     except httpx.HTTPError as exc:
         return None, f"{type(exc).__name__}: {exc}"[:500]

@@ -34,8 +34,9 @@ class Received:
 class WebhookReceiver:
     """Records webhook requests; answers with scripted statuses (then 200)."""
 
-    def __init__(self, *statuses: int) -> None:
+    def __init__(self, *statuses: int, delay_s: float = 0.0) -> None:
         self.requests: list[Received] = []
+        self.delay_s = delay_s
         self._script = list(statuses)
         self._lock = threading.Condition()
         receiver = self
@@ -49,7 +50,10 @@ class WebhookReceiver:
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
                     receiver._lock.notify_all()
+                time.sleep(receiver.delay_s)
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", "http://127.0.0.1:9/elsewhere")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
