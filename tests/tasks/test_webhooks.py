@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from tasks.webhook_accounts import new_secret
-from tests.webhook_receiver import Received, WebhookReceiver
+from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = [pytest.mark.usefixtures("celery_session_worker"), pytest.mark.timeout(90)]
 
@@ -207,8 +207,3 @@ def _expire_previous_secrets(app: Any) -> None:
 
 def _seq(event: dict[str, Any]) -> int:
     return int(event["data"]["seq"])
-
-
-def verify_all(key: str, received: list[Received]) -> list[dict[str, Any]]:
-    """Every request verified with this key; their parsed bodies."""
-    return [Webhook(key).verify(r.body, r.headers) for r in received]
