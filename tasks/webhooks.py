@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 from celery import shared_task
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from standardwebhooks import Webhook
 
 from config import get_settings
@@ -202,7 +202,13 @@ def _record(
             next_attempt_at=settled.next_attempt_at if settled else None,
         )
     )
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The job (and so the delivery) was deleted while we called: nothing left to log.
+        db.session.rollback()
+        log.info("webhook delivery %s is gone (its job was deleted)", claim.id)
+        return None
     return delay_s if settled else None
 
 

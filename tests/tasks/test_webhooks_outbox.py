@@ -3,6 +3,7 @@ deliveries re-check their target (DNS rebinding) and retention takes their rows 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,7 @@ from tasks.retention import delete_jobs
 from tasks.states import PROCESSING, transition
 from tasks.webhook_accounts import endpoint_id, ensure_account
 from tasks.webhook_models import WebhookAttempt, WebhookDelivery
-from tasks.webhooks import send_due_webhooks
+from tasks.webhooks import deliver_webhook, send_due_webhooks
 from tests.tasks.test_webhooks import deliveries, settled_log
 from tests.webhook_receiver import WebhookReceiver
 
@@ -114,5 +115,29 @@ def test_retention_deletes_deliveries_with_their_job(
     assert db.session.execute(db.select(db.func.count()).select_from(WebhookAttempt)).scalar() == 1
     assert delete_jobs([job_id]) == [job_id]
     db.session.commit()
+    for table in (WebhookDelivery, WebhookAttempt):
+        assert db.session.execute(db.select(db.func.count()).select_from(table)).scalar() == 0
+
+
+def test_a_job_deleted_during_a_delivery_call_ends_it_quietly(
+    app: Any,
+    make_app: Callable[..., Any],
+    insert_job: Callable[..., str],
+    user: tuple[int, dict[str, str]],
+) -> None:
+    user_id, auth = user
+    down = make_app({"CELERY": {"broker_url": "redis://127.0.0.1:1/0"}})
+    with WebhookReceiver(delay_s=1.5) as receiver:
+        job_id = insert_job(user_id=user_id)
+        with_webhook(job_id, user_id, receiver.url, ["job.canceled"])
+        down.test_client().post(f"/api/v1/jobs/{job_id}/cancel", headers=auth)  # not sent
+        delivery_id = db.session.execute(db.select(WebhookDelivery.id)).scalar_one()
+        outcome: list[Any] = []
+        call = threading.Thread(target=lambda: outcome.append(deliver_webhook(delivery_id)))
+        call.start()
+        receiver.wait_for(1)
+        assert delete_jobs([job_id]) == [job_id]  # retention, while the receiver answers
+        call.join(timeout=20)
+    assert outcome == ["delivered"]
     for table in (WebhookDelivery, WebhookAttempt):
         assert db.session.execute(db.select(db.func.count()).select_from(table)).scalar() == 0
