@@ -8,6 +8,7 @@ from config import get_settings, service_urls
 from tasks.enqueue import PRIORITY_STEPS, queue_name, stage_task_name
 from tasks.pipelines import STAGE_NAMES
 from tasks.provider_jobs import POLL_QUEUE, POLL_TASK
+from tasks.webhook_outbox import WEBHOOK_QUEUE
 
 _settings = get_settings()
 
@@ -50,14 +51,18 @@ worker_prefetch_multiplier = 1
 task_soft_time_limit = _settings.stage_soft_time_limit_s
 task_time_limit = _settings.stage_time_limit_s
 
+# Polls and webhook deliveries have queues of their own: short calls and slow receivers
+# never wait behind (or hold up) a long stage.
 task_queues = [Queue(queue_name(stage)) for stage in STAGE_NAMES] + [
     Queue(POLL_QUEUE),
     Queue("maintenance"),
+    Queue(WEBHOOK_QUEUE),
 ]
 task_default_queue = "maintenance"
 task_routes = {stage_task_name(stage): {"queue": queue_name(stage)} for stage in STAGE_NAMES}
 task_routes[POLL_TASK] = {"queue": POLL_QUEUE}
 task_routes["maintenance.*"] = {"queue": "maintenance"}
+task_routes["webhooks.*"] = {"queue": WEBHOOK_QUEUE}
 task_default_priority = PRIORITY_STEPS[1]
 
 # Events for Flower.
@@ -75,6 +80,10 @@ beat_schedule = {
     },
     "reap-stale-stages": {
         "task": "maintenance.reap_stale_stages",
+        "schedule": _settings.maintenance_interval_s,
+    },
+    "send-due-webhooks": {
+        "task": "maintenance.send_due_webhooks",
         "schedule": _settings.maintenance_interval_s,
     },
     "apply-retention": {

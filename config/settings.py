@@ -49,6 +49,17 @@ class TierLimits:
     max_in_flight: int
 
 
+@dataclass(frozen=True, kw_only=True)
+class WebhookSettings:
+    """Webhooks out (signed deliveries) and progress pushes in."""
+
+    allowed_hosts: frozenset[str]
+    retry_schedule_s: tuple[float, ...]
+    timeout_s: float
+    secret_grace_s: float
+    progress_push_secret: str | None
+
+
 class SettingsError(ValueError):
     """An environment variable holds a value the service cannot start with."""
 
@@ -110,6 +121,7 @@ class Settings:
     tryon_max_image_pixels: int
     script_max_novel_bytes: int
     script_chunk_chars: int
+    webhooks: WebhookSettings
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -203,6 +215,39 @@ def _url(*schemes: str) -> Callable[[str], str]:
     return parse
 
 
+def _schedule(raw: str) -> tuple[float, ...]:
+    delays = tuple(float(part) for part in raw.split(","))
+    if any(delay <= 0 for delay in delays):
+        raise ValueError("must be comma-separated delays in seconds, each greater than 0")
+    return delays
+
+
+def _hosts(raw: str) -> frozenset[str]:
+    return frozenset(host.strip().lower().strip("[]") for host in raw.split(",") if host.strip())
+
+
+def _long_secret(raw: str) -> str:
+    if len(raw) < 16:
+        raise ValueError("must be at least 16 characters")
+    return raw
+
+
+def _webhook_settings(env: Mapping[str, str]) -> WebhookSettings:
+    return WebhookSettings(
+        allowed_hosts=_read(env, "WEBHOOK_ALLOWED_HOSTS", _hosts, frozenset()),
+        # About a day in all, as Svix schedules it: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+        retry_schedule_s=_read(
+            env,
+            "WEBHOOK_RETRY_SCHEDULE_S",
+            _schedule,
+            (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0),
+        ),
+        timeout_s=_read(env, "WEBHOOK_TIMEOUT_S", _positive(float), 10.0),
+        secret_grace_s=_read(env, "WEBHOOK_SECRET_GRACE_S", _positive(float), 86400.0),
+        progress_push_secret=_read(env, "PROGRESS_PUSH_SECRET", _long_secret, None),
+    )
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Parse the environment into Settings; raises SettingsError naming the variable."""
     env = os.environ if env is None else env
@@ -279,6 +324,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         tryon_max_image_pixels=_read(env, "TRYON_MAX_IMAGE_PIXELS", _positive(int), 40_000_000),
         script_max_novel_bytes=_read(env, "SCRIPT_MAX_NOVEL_BYTES", _positive(int), 2 * 1024**2),
         script_chunk_chars=_read(env, "SCRIPT_CHUNK_CHARS", _positive(int), 6000),
+        webhooks=_webhook_settings(env),
     )
     if settings.heartbeat_timeout_s <= 2 * settings.heartbeat_interval_s:
         raise SettingsError("HEARTBEAT_TIMEOUT_S must be more than twice HEARTBEAT_INTERVAL_S")

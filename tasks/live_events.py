@@ -12,7 +12,6 @@ import json
 import logging
 from typing import Any
 
-import redis
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -50,7 +49,8 @@ def _publish(session: Session) -> None:
         for message in messages:
             pipe.publish(channel(), message)
         pipe.execute()
-    except redis.RedisError as exc:
+    except Exception as exc:  # noqa: BLE001  (redis-py also raises ValueError on a closed socket)
+        # The change is committed; raising here would break the stage that made it.
         log.warning(
             "%s job events not published (streams catch up from Postgres): %s", len(messages), exc
         )

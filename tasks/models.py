@@ -1,5 +1,8 @@
 """Database tables: users and their API keys, jobs, job stages and job events.
 
+Webhook tables (endpoints, signing secrets, the delivery outbox) are in
+`tasks.webhook_models`.
+
 Postgres is the source of truth; Redis only carries messages. Statuses are
 plain strings checked by constraints; the allowed moves live in `tasks.states`.
 """
@@ -116,6 +119,8 @@ class Job(db.Model):  # type: ignore[name-defined,misc]
     batch_id: Mapped[str | None] = mapped_column(
         ForeignKey("batches.id", ondelete="SET NULL"), index=True
     )
+    # The effective webhook, copied at submit: {"endpoint_id", "url", "events"}, or None.
+    webhook: Mapped[dict[str, Any] | None]
 
     stages: Mapped[list[JobStage]] = relationship(
         order_by="JobStage.position", cascade="all, delete-orphan", back_populates="job"
@@ -198,3 +203,7 @@ class JobEvent(db.Model):  # type: ignore[name-defined,misc]
     type: Mapped[str] = mapped_column(String(16))
     data: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+# Registers the webhook tables on the same metadata (migrations, create_all).
+from tasks import webhook_models as _webhook_models  # noqa: E402,F401

@@ -2,8 +2,9 @@
 
 Every write is a conditional ``UPDATE ... WHERE status IN (:from)`` that bumps
 the job's ``last_seq`` and appends a `JobEvent` with that number, in the
-caller's transaction. Two workers racing to move one job: one UPDATE matches,
-the other sees no row and gets False.
+caller's transaction, with a webhook delivery row when the job has a webhook
+that wants the event (`tasks.webhook_outbox`). Two workers racing to move one
+job: one UPDATE matches, the other sees no row and gets False.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, update
+from sqlalchemy import ColumnElement, case, func, insert, select, update
+from sqlalchemy.orm import aliased
 
 from tasks.db import db
 from tasks.errors import InvalidTransition
 from tasks.live_events import publish_after_commit
 from tasks.models import Job, JobEvent
+from tasks.webhook_outbox import queue_webhook, webhook_event
 
 PENDING = "pending"
 PROCESSING = "processing"
@@ -95,11 +98,19 @@ def _write(
     *,
     event_type: str,
 ) -> bool:
+    returned: list[Any] = [Job.last_seq, Job.status, Job.stage, Job.progress, Job.message]
+    returned += [Job.error, Job.kind, Job.webhook]
+    if "stage" in values:
+        # The stage before this write (a sub-select sees the row as the statement found it);
+        # only jobs with a webhook evaluate it, to tell a stage change from a progress note.
+        before = aliased(Job)
+        old_stage = select(before.stage).where(before.id == job_id).scalar_subquery()
+        returned.append(case((Job.webhook.is_not(None), old_stage)).label("stage_before"))
     stmt = (
         update(Job)
         .where(Job.id == job_id, condition)
         .values(**values, last_seq=Job.last_seq + 1, updated_at=func.now())
-        .returning(Job.last_seq, Job.status, Job.stage, Job.progress, Job.message, Job.error)
+        .returning(*returned)
         .execution_options(synchronize_session=False)
     )
     row = db.session.execute(stmt).one_or_none()
@@ -117,6 +128,12 @@ def _write(
         insert(JobEvent).values(job_id=job_id, seq=row.last_seq, type=event_type, data=data)
     )
     publish_after_commit(db.session(), job_id, row.last_seq, event_type, data)
+    if row.webhook is not None:
+        stage_before = row.stage_before if "stage" in values else row.stage
+        name = webhook_event(event_type, row.status, row.stage, stage_before)
+        if name is not None:
+            job = {"id": job_id, "kind": row.kind, **data, "error": row.error, "seq": row.last_seq}
+            queue_webhook(job_id, row.webhook, name, job)
     return True
 
 

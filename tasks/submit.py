@@ -20,6 +20,7 @@ from tasks.db import db
 from tasks.models import Batch, IdempotencyKey, Job, JobStage, User, new_job_id
 from tasks.pipelines import stages_of
 from tasks.states import PENDING, append_created_event
+from tasks.webhook_accounts import WebhookSpec, job_webhooks
 
 QUEUED_MESSAGE = "Waiting for a worker"
 """A pending job's message."""
@@ -39,6 +40,7 @@ class JobSpec:
     kind: str
     input: dict[str, Any]
     lane: str
+    webhook: WebhookSpec | None = None  # None: the user's default webhook, if any
 
 
 @dataclass(kw_only=True)
@@ -67,7 +69,10 @@ def submit_jobs(
     batch = Batch(id=new_job_id(), user_id=user.id) if as_batch else None
     if batch is not None:
         db.session.add(batch)
-    jobs = [_new_job(user, spec, batch) for spec in specs]
+    webhooks = job_webhooks(user.id, [spec.webhook for spec in specs])
+    jobs = [
+        _new_job(user, spec, batch, webhook) for spec, webhook in zip(specs, webhooks, strict=True)
+    ]
     db.session.flush()
     if key_id is not None:
         db.session.execute(
@@ -81,7 +86,7 @@ def submit_jobs(
     return Submission(job_ids=[job.id for job in jobs], batch_id=batch.id if batch else None)
 
 
-def _new_job(user: User, spec: JobSpec, batch: Batch | None) -> Job:
+def _new_job(user: User, spec: JobSpec, batch: Batch | None, webhook: dict[str, Any] | None) -> Job:
     job = Job(
         id=new_job_id(),
         user_id=user.id,
@@ -92,6 +97,7 @@ def _new_job(user: User, spec: JobSpec, batch: Batch | None) -> Job:
         message=QUEUED_MESSAGE,
         progress=0,
         batch_id=batch.id if batch else None,
+        webhook=webhook,
         # Per row, not per transaction: a batch's jobs keep their order in the queue.
         created_at=func.clock_timestamp(),
         stages=[

@@ -70,6 +70,10 @@ def _point_at_test_services() -> tuple[str, str]:
         RETRY_BACKOFF_MAX_S="1",
         PROVIDER_POLL_INTERVAL_S="0.3",
         PROVIDER_CALLBACK_SECRET=CALLBACK_SECRET,
+        # Webhook receivers in tests listen on loopback; retries come within seconds.
+        WEBHOOK_ALLOWED_HOSTS="127.0.0.1",
+        WEBHOOK_RETRY_SCHEDULE_S="0.5,1",
+        PROGRESS_PUSH_SECRET="test-progress-push-secret",
     )
     return os.environ["DATABASE_URL"], test_redis
 

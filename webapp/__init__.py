@@ -69,6 +69,7 @@ def celery_init_app(app: Flask) -> Celery:
     import tasks.provider_poll  # noqa: F401  (registers the provider poll task)
     import tasks.retention  # noqa: F401  (registers the retention task)
     import tasks.runner  # noqa: F401  (registers the stage tasks)
+    import tasks.webhooks  # noqa: F401  (registers webhook delivery and its sweep)
 
     app.extensions["celery"] = celery_app
     return celery_app

@@ -5,7 +5,18 @@ from __future__ import annotations
 from flask import Flask
 
 from webapp import ops, ui
-from webapp.api import batches, callbacks, events, health, jobs, metrics, session, stats
+from webapp.api import (
+    batches,
+    callbacks,
+    events,
+    health,
+    jobs,
+    metrics,
+    progress,
+    session,
+    stats,
+    webhooks,
+)
 
 BLUEPRINTS = (
     health.bp,
@@ -18,6 +29,8 @@ BLUEPRINTS = (
     stats.bp,
     ops.bp,
     callbacks.bp,
+    webhooks.bp,
+    progress.bp,
 )
 """Registered in this order; each owns one URL area."""
 

@@ -1,7 +1,7 @@
 """provider-async stages: a `waiting` stage status, provider job ids and callback tokens
 
 Revision ID: 0009_provider_async
-Revises: 0005_admin_users
+Revises: 0006_webhooks
 Create Date: 2026-11-23 14:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0009_provider_async"
-down_revision = "0005_admin_users"
+down_revision = "0006_webhooks"
 branch_labels = None
 depends_on = None
 

@@ -44,6 +44,10 @@ def test_an_openai_key_makes_openai_the_default_provider() -> None:
         ({"PROVIDER_TIMEOUT_S": "-1"}, "PROVIDER_TIMEOUT_S"),
         ({"STAGE_MAX_ATTEMPTS": "1.5"}, "STAGE_MAX_ATTEMPTS"),
         ({"STAGE_SOFT_TIME_LIMIT_S": "100", "STAGE_TIME_LIMIT_S": "50"}, "STAGE_TIME_LIMIT_S"),
+        ({"WEBHOOK_RETRY_SCHEDULE_S": "5,soon"}, "WEBHOOK_RETRY_SCHEDULE_S"),
+        ({"WEBHOOK_RETRY_SCHEDULE_S": "5,0"}, "WEBHOOK_RETRY_SCHEDULE_S"),
+        ({"WEBHOOK_TIMEOUT_S": "0"}, "WEBHOOK_TIMEOUT_S"),
+        ({"PROGRESS_PUSH_SECRET": "short"}, "PROGRESS_PUSH_SECRET"),
     ],
 )
 def test_a_bad_value_fails_naming_its_variable(env: dict[str, str], variable: str) -> None:
@@ -59,3 +63,17 @@ def test_flower_password_is_generated_once_and_kept(tmp_path: Path) -> None:
     assert flower_basic_auth(settings) == first
     assert (tmp_path / "flower_basic_auth").stat().st_mode & 0o077 == 0
     assert flower_basic_auth(load_settings({"FLOWER_BASIC_AUTH": "ops:s3cret"})) == "ops:s3cret"
+
+
+def test_webhook_settings_parse_lists() -> None:
+    defaults = load_settings({}).webhooks
+    assert defaults.allowed_hosts == frozenset() and defaults.progress_push_secret is None
+    assert 20 * 3600 < sum(defaults.retry_schedule_s) < 30 * 3600  # about a day of retries
+    webhooks = load_settings(
+        {
+            "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1, Hooks.internal ,[::1]",
+            "WEBHOOK_RETRY_SCHEDULE_S": "1,2.5",
+        }
+    ).webhooks
+    assert webhooks.allowed_hosts == {"127.0.0.1", "hooks.internal", "::1"}
+    assert webhooks.retry_schedule_s == (1.0, 2.5)

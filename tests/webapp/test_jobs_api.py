@@ -25,8 +25,8 @@ def test_submit_answers_202_with_job_and_location(client: Any, auth: dict[str, s
     assert job["input"] == {"prompt": "a red lighthouse", "size": "1024x1024", "quality": "auto"}
     assert [s["name"] for s in job["stages"]] == ["prepare", "generate", "finalize"]
     expected = {"id", "kind", "status", "stage", "stages", "progress", "message", "queue_position",
-                "eta_seconds", "priority", "input", "result", "error", "attempts", "created_at",
-                "started_at", "finished_at", "updated_at"}  # fmt: skip
+                "eta_seconds", "priority", "input", "webhook", "result", "error", "attempts",
+                "created_at", "started_at", "finished_at", "updated_at"}  # fmt: skip
     assert set(job) == expected
 
 

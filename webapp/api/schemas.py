@@ -12,6 +12,9 @@ from tasks.models import LANES, TIERS
 from tasks.pipelines import KINDS
 from tasks.submit import JobSpec
 from tasks.uploads import upload_exists
+from tasks.webhook_accounts import WebhookSpec
+from tasks.webhook_outbox import EVENTS
+from tasks.webhook_targets import MAX_URL_LENGTH, WebhookRefused, check_webhook_url
 from webapp.errors import ApiError
 
 IMAGE_SIZES = ("256x256", "512x512", "1024x1024", "1024x1536", "1536x1024")
@@ -94,12 +97,22 @@ class ScriptInput(Strict):
         return value.strip() or None if value is not None else None
 
 
+class WebhookRequest(Strict):
+    """A webhook: where to POST, and which events (all when left out)."""
+
+    url: str = Field(min_length=1, max_length=MAX_URL_LENGTH)
+    events: list[Literal[EVENTS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(EVENTS), min_length=1
+    )
+
+
 class JobRequest(Strict):
     """Body of POST /api/v1/jobs."""
 
     kind: str
     input: dict[str, Any]
     priority: Literal["high", "default", "low"] | None = None
+    webhook: WebhookRequest | None = None
 
 
 class NoopInput(Strict):
@@ -153,7 +166,23 @@ def parse_job_request(body: object, tier: str, *, prefix: str = "") -> JobSpec:
             f"priority {lane!r} is above what the {tier} tier allows ({', '.join(allowed)})",
             field=f"{prefix}priority",
         )
-    return JobSpec(kind=request.kind, input=job_input.model_dump(), lane=lane)
+    webhook = checked_webhook(request.webhook, f"{prefix}webhook.") if request.webhook else None
+    return JobSpec(kind=request.kind, input=job_input.model_dump(), lane=lane, webhook=webhook)
+
+
+def checked_webhook(webhook: WebhookRequest, prefix: str = "") -> WebhookSpec:
+    """The webhook as a spec, or 422 naming `<prefix>url` when the SSRF guard refuses it."""
+    try:
+        check_webhook_url(webhook.url, allowed_hosts=get_settings().webhooks.allowed_hosts)
+    except WebhookRefused as exc:
+        field = f"{prefix}url"
+        raise ApiError(422, "invalid_field", f"{field}: {exc}", field=field) from None
+    return WebhookSpec(url=webhook.url, events=tuple(dict.fromkeys(webhook.events)))
+
+
+def validate(model: type[M], data: object, *, prefix: str = "") -> M:
+    """Validate `data` against `model`, or 422 naming the first field at fault."""
+    return _validate(model, data, prefix=prefix)
 
 
 def check_novel_size(size_bytes: int, *, field: str) -> None:

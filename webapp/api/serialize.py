@@ -106,6 +106,9 @@ def job_json(job: Job) -> dict[str, Any]:
         ),
         "priority": job.priority,
         "input": shown_input(job.input),
+        "webhook": {"url": job.webhook["url"], "events": job.webhook["events"]}
+        if job.webhook
+        else None,
         "result": result,
         "error": job.error,
         "attempts": sum(stage.attempts for stage in job.stages),
