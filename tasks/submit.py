@@ -9,14 +9,15 @@ key, then replays the first).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from tasks.admission import admit_waiting
+from tasks.admission import admit_waiting, admits_on_submit
 from tasks.db import db
+from tasks.enqueue import send_marked_stages
 from tasks.models import Batch, IdempotencyKey, Job, JobStage, User, new_job_id
 from tasks.pipelines import stages_of
 from tasks.states import PENDING, append_created_event
@@ -48,6 +49,8 @@ class Submission:
     job_ids: list[str] = field(default_factory=list)
     batch_id: str | None = None
     replayed: bool = False
+    jobs: list[Job] = field(default_factory=list)
+    """The new jobs, still loaded (no re-read needed to answer); empty for a replay."""
 
 
 def submit_jobs(
@@ -67,7 +70,8 @@ def submit_jobs(
     batch = Batch(id=new_job_id(), user_id=user.id) if as_batch else None
     if batch is not None:
         db.session.add(batch)
-    jobs = [_new_job(user, spec, batch) for spec in specs]
+    admitted_at = admits_on_submit(user, len(specs))
+    jobs = [_new_job(user, spec, batch, admitted_at=admitted_at) for spec in specs]
     db.session.flush()
     if key_id is not None:
         db.session.execute(
@@ -75,13 +79,31 @@ def submit_jobs(
             .where(IdempotencyKey.id == key_id)
             .values(job_id=None if batch else jobs[0].id, batch_id=batch.id if batch else None)
         )
-    db.session.commit()
+    first_stages = [(job.id, job.stages[0].name, 0, job.priority) for job in jobs]
+    batch_id = batch.id if batch else None
+    _commit_keeping_loaded(jobs)
     # A failed send is logged and left to the reconciler; the jobs are safe in Postgres.
-    admit_waiting(user.id)
-    return Submission(job_ids=[job.id for job in jobs], batch_id=batch.id if batch else None)
+    if admitted_at is not None:
+        send_marked_stages(first_stages)
+    else:
+        admit_waiting(user.id)
+    return Submission(
+        job_ids=[job_id for job_id, *_ in first_stages],
+        batch_id=batch_id,
+        jobs=jobs,
+    )
 
 
-def _new_job(user: User, spec: JobSpec, batch: Batch | None) -> Job:
+def _commit_keeping_loaded(jobs: list[Job]) -> None:
+    """Commit, and keep the new jobs loaded (detached) so the caller answers from them."""
+    for job in jobs:
+        db.session.expunge(job)  # with its stages; the session re-reads the job if asked
+    db.session.commit()
+
+
+def _new_job(
+    user: User, spec: JobSpec, batch: Batch | None, *, admitted_at: datetime | None
+) -> Job:
     job = Job(
         id=new_job_id(),
         user_id=user.id,
@@ -92,10 +114,13 @@ def _new_job(user: User, spec: JobSpec, batch: Batch | None) -> Job:
         message=QUEUED_MESSAGE,
         progress=0,
         batch_id=batch.id if batch else None,
+        # An admitted job's first stage is marked sent here and sent after the commit.
+        admitted_at=admitted_at,
         # Per row, not per transaction: a batch's jobs keep their order in the queue.
         created_at=func.clock_timestamp(),
         stages=[
-            JobStage(position=i, name=stage.name) for i, stage in enumerate(stages_of(spec.kind))
+            JobStage(position=i, name=stage.name, enqueued_at=admitted_at if i == 0 else None)
+            for i, stage in enumerate(stages_of(spec.kind))
         ],
     )
     db.session.add(job)
