@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, bindparam, exists, func, select, update
 
 from tasks.db import db
 from tasks.models import Job, JobStage
@@ -70,13 +69,56 @@ class Claim:
     outputs: dict[str, dict[str, Any]]
 
 
-_EARLIER = aliased(JobStage)
+# Core tables, not ORM entities, for the statements built once: the ORM would rebuild
+# each one's cache key on every execution.
+_STAGES, _JOBS = JobStage.__table__, Job.__table__
+_EARLIER = _STAGES.alias("earlier")
 _OUTPUTS = (
-    select(func.jsonb_object_agg(_EARLIER.name, _EARLIER.output))
-    .where(_EARLIER.job_id == JobStage.job_id, _EARLIER.status == "completed")
+    select(func.jsonb_object_agg(_EARLIER.c.name, _EARLIER.c.output))
+    .where(_EARLIER.c.job_id == _STAGES.c.job_id, _EARLIER.c.status == "completed")
     .scalar_subquery()
 )
 """The job's completed stages' outputs, by stage name (NULL when there are none)."""
+
+
+_THIS_STAGE = (
+    _STAGES.c.job_id == bindparam("p_job_id"),
+    _STAGES.c.name == bindparam("p_stage"),
+    _STAGES.c.status == bindparam("p_status"),
+    _STAGES.c.attempts == bindparam("p_attempts"),
+)
+"""`_stage_row` with bound parameters, for the statements built once below."""
+
+# The job is read in a CTE: Postgres then locks the jobs table before job_stages, the
+# order every other statement (and TRUNCATE ... CASCADE) takes them in.
+_ACTIVE_JOB = (
+    select(_JOBS.c.id, _JOBS.c.kind, _JOBS.c.status, _JOBS.c.priority, _JOBS.c.user_id)
+    .add_columns(_JOBS.c.input)
+    .where(_JOBS.c.id == bindparam("p_job_id"), _JOBS.c.status.in_(("pending", "processing")))
+    .cte("job")
+)
+_CLAIM_OF_ACTIVE_JOB = (
+    update(_STAGES)
+    .where(*_THIS_STAGE, _STAGES.c.job_id == _ACTIVE_JOB.c.id)
+    .values(
+        status="running",
+        attempts=_STAGES.c.attempts + 1,
+        started_at=func.coalesce(_STAGES.c.started_at, func.now()),
+        heartbeat_at=func.now(),
+        error=None,
+    )
+    .returning(
+        _STAGES.c.attempts,
+        _STAGES.c.retries_from,
+        _ACTIVE_JOB.c.kind,
+        _ACTIVE_JOB.c.status,
+        _ACTIVE_JOB.c.priority,
+        _ACTIVE_JOB.c.user_id,
+        _ACTIVE_JOB.c.input,
+        _OUTPUTS,
+    )
+)
+"""Built once: the hot path of every stage."""
 
 
 def claim_stage_of_active_job(job_id: str, stage: str, expected_attempts: int) -> Claim | None:
@@ -86,39 +128,9 @@ def claim_stage_of_active_job(job_id: str, stage: str, expected_attempts: int) -
     stages' outputs. The job row is read, not locked, so the row lock order stays
     stage row, then job row.
     """
-    # The job is read in a CTE: Postgres then locks the jobs table before job_stages, the
-    # order every other statement (and TRUNCATE ... CASCADE) takes them in.
-    job = (
-        select(Job.id, Job.kind, Job.status, Job.priority, Job.user_id, Job.input)
-        .where(Job.id == job_id, Job.status.in_(("pending", "processing")))
-        .cte("job")
-    )
-    stmt = (
-        update(JobStage)
-        .where(
-            *_stage_row(job_id, stage, status="pending", attempts=expected_attempts),
-            JobStage.job_id == job.c.id,
-        )
-        .values(
-            status="running",
-            attempts=JobStage.attempts + 1,
-            started_at=func.coalesce(JobStage.started_at, func.now()),
-            heartbeat_at=func.now(),
-            error=None,
-        )
-        .returning(
-            JobStage.attempts,
-            JobStage.retries_from,
-            job.c.kind,
-            job.c.status,
-            job.c.priority,
-            job.c.user_id,
-            job.c.input,
-            _OUTPUTS,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    row = db.session.execute(stmt).one_or_none()
+    params = _this_stage(job_id, stage, "pending", expected_attempts)
+    stmt = _CLAIM_OF_ACTIVE_JOB
+    row = db.session.execute(stmt, params).one_or_none()
     if row is None:
         return None
     fence, retries_from, kind, status, priority, user_id, job_input, outputs = row
@@ -142,10 +154,30 @@ def holds_fence(job_id: str, stage: str, fence: int) -> ColumnElement[bool]:
 
 def settle_stage(job_id: str, stage: str, fence: int, status: str, **values: Any) -> bool:
     """Move a running stage this attempt owns to `status`; False if the fence was lost."""
+    if status == "completed" and set(values) == {"output"}:
+        params = _this_stage(job_id, stage, "running", fence)
+        result = db.session.execute(_COMPLETE, {**params, "v_output": values["output"]})
+        return int(result.rowcount) == 1  # type: ignore[attr-defined]
     if status in ("completed", "failed", "canceled"):
         values.setdefault("finished_at", func.now())
     row = _stage_row(job_id, stage, status="running", attempts=fence)
     return _update_stage(row, status=status, **values) == 1
+
+
+_COMPLETE = (
+    update(_STAGES)
+    .where(*_THIS_STAGE)
+    .values(
+        status="completed",
+        output=bindparam("v_output", type_=_STAGES.c.output.type),
+        finished_at=func.now(),
+    )
+)
+"""Built once: a stage that completed (the common settle)."""
+
+
+def _this_stage(job_id: str, stage: str, status: str, attempts: int) -> dict[str, Any]:
+    return {"p_job_id": job_id, "p_stage": stage, "p_status": status, "p_attempts": attempts}
 
 
 def heartbeat(job_id: str, stage: str, fence: int) -> bool:
@@ -168,14 +200,20 @@ def mark_next_enqueued(job_id: str, stage: str) -> int | None:
     Returns the attempt count its message must carry (None if the stage is not
     pending). A send that then fails clears the mark (`unmark_enqueued`).
     """
-    stmt = (
-        update(JobStage)
-        .where(JobStage.job_id == job_id, JobStage.name == stage, JobStage.status == "pending")
-        .values(enqueued_at=func.now())
-        .returning(JobStage.attempts)
-        .execution_options(synchronize_session=False)
+    params = {"p_job_id": job_id, "p_stage": stage}
+    return db.session.execute(_MARK_NEXT, params).scalar_one_or_none()
+
+
+_MARK_NEXT = (
+    update(_STAGES)
+    .where(
+        _STAGES.c.job_id == bindparam("p_job_id"),
+        _STAGES.c.name == bindparam("p_stage"),
+        _STAGES.c.status == "pending",
     )
-    return db.session.execute(stmt).scalar_one_or_none()
+    .values(enqueued_at=func.now())
+    .returning(_STAGES.c.attempts)
+)
 
 
 def unmark_enqueued(job_id: str, stage: str, attempts: int) -> None:

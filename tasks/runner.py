@@ -19,7 +19,6 @@ from tasks.artifacts import job_dir
 from tasks.claims import (
     Claim,
     claim_stage_of_active_job,
-    holds_fence,
     mark_next_enqueued,
     settle_stage,
 )
@@ -27,6 +26,7 @@ from tasks.context import StageCanceled, StageContext
 from tasks.db import db
 from tasks.enqueue import enqueue_stage, send_marked_stages, stage_task_name
 from tasks.errors import GenerationError, PermanentError, ProviderTimeout
+from tasks.metrics import remember_kind
 from tasks.pipelines import STAGE_NAMES, Stage, progress_at, stages_of
 from tasks.providers import get_provider
 from tasks.retry_policy import stage_retry_policy
@@ -57,8 +57,9 @@ def run_stage(job_id: str, stage_name: str, expected_attempts: int) -> None:
             expected_attempts,
         )
         return
+    remember_kind(job.id, job.kind)  # metrics and Flower labels then need no query
     fence = job.fence
-    if not _start(job, stage_name, fence):
+    if not _start(job, stage_name):
         settle_stage(job_id, stage_name, fence, "canceled")
         db.session.commit()
         return
@@ -84,7 +85,7 @@ def run_stage(job_id: str, stage_name: str, expected_attempts: int) -> None:
         _advance(job, ctx, stage, output)
 
 
-def _start(job: Claim, stage_name: str, fence: int) -> bool:
+def _start(job: Claim, stage_name: str) -> bool:
     progress = progress_at(job.kind, stage_name, 0)
     message = f"Running {stage_name}"
 
@@ -94,9 +95,9 @@ def _start(job: Claim, stage_name: str, fence: int) -> bool:
         )
 
     def later_stage() -> bool:
+        # No fence condition needed: this transaction's claim holds the stage row's lock.
         return record_progress(
             job.id,
-            where=holds_fence(job.id, stage_name, fence),
             event_type="stage",
             stage=stage_name,
             progress=progress,
