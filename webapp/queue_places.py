@@ -40,17 +40,21 @@ class QueuePlaces:
 
     def place(self, app: Flask, job_id: str) -> Place | None:
         """The job's (queue position, eta) while it is pending, else None."""
+        due = time.monotonic() - self._taken_at >= self._refresh_s
+        if job_id in self._covered and (not due or self._lock.locked()):
+            return self._places.get(job_id)  # fresh, or being refreshed: take what we have
         with self._lock:
             if time.monotonic() - self._taken_at >= self._refresh_s:
                 self._refresh(app)
             elif job_id not in self._covered:
-                self._places.update(_places_of(app, [job_id]))
-                self._covered |= {job_id}
+                places = _places_of(app, [job_id])
+                self._places = {**self._places, **places}
+                self._covered = self._covered | {job_id}
             return self._places.get(job_id)
 
     def _refresh(self, app: Flask) -> None:
         watched = list(self._watched())
-        self._places = _places_of(app, watched)
+        self._places = _places_of(app, watched)  # replaced whole: readers never see a half
         self._covered = frozenset(watched)
         self._taken_at = time.monotonic()
 
