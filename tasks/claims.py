@@ -182,9 +182,19 @@ def _this_stage(job_id: str, stage: str, status: str, attempts: int) -> dict[str
 
 def heartbeat(job_id: str, stage: str, fence: int) -> bool:
     """Record that this attempt is alive; False if it lost the stage or the job left processing."""
-    row = _stage_row(job_id, stage, status="running", attempts=fence)
-    still_processing = exists().where(Job.id == job_id, Job.status == "processing")
-    return _update_stage((*row, still_processing), heartbeat_at=func.now()) == 1
+    result = db.session.execute(_HEARTBEAT, _this_stage(job_id, stage, "running", fence))
+    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+
+_HEARTBEAT = (
+    update(_STAGES)
+    .where(
+        *_THIS_STAGE,
+        exists().where(_JOBS.c.id == bindparam("p_job_id"), _JOBS.c.status == "processing"),
+    )
+    .values(heartbeat_at=func.now())
+)
+"""Built once: running stages beat every few seconds."""
 
 
 def mark_enqueued(job_id: str, stage: str, attempts: int) -> None:

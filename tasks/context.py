@@ -15,7 +15,7 @@ from celery import signals
 from config import get_settings
 from tasks.artifacts import write_atomic
 from tasks.cancellation import cancel_requested
-from tasks.claims import heartbeat, holds_fence
+from tasks.claims import heartbeat
 from tasks.db import db
 from tasks.errors import ProviderTimeout
 from tasks.pipelines import progress_at
@@ -74,10 +74,10 @@ class StageContext:
 
     def report(self, fraction: float, message: str) -> None:
         """Record progress within this stage (0.0-1.0) and a message; stop if canceled."""
-        # Stage row first, then the job row: the lock order every writer follows.
+        # Stage row first, then the job row: the lock order every writer follows. A
+        # heartbeat that matched holds the stage row, so the fence needs no second check.
         moved = heartbeat(self.job_id, self.stage, self.fence) and record_progress(
             self.job_id,
-            where=holds_fence(self.job_id, self.stage, self.fence),
             progress=progress_at(self.kind, self.stage, fraction),
             message=message,
         )
