@@ -8,7 +8,10 @@ lock makes concurrent admissions for one user take turns, so the cap holds.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from config import get_settings
 from tasks.db import db
@@ -67,9 +70,43 @@ def admit_waiting(user_id: int) -> int:
     return len(admitted)
 
 
+def admits_on_submit(user: User, job_count: int) -> datetime | None:
+    """When `job_count` new jobs fit under the cap and nobody waits: the admission time, else None.
+
+    Takes the user's admission lock for the rest of the caller's transaction, so
+    the caller can insert the jobs already admitted (one transaction, no second
+    admission pass). The time is the transaction's `now()`, as SQL would write it.
+    On None the caller inserts the jobs waiting and calls `admit_waiting` after
+    its commit.
+    """
+    db.session.execute(select(func.pg_advisory_xact_lock(ADMISSION_LOCK, user.id)))
+    admitted = Job.admitted_at.is_not(None)
+    in_flight, waiting, now = db.session.execute(
+        select(
+            func.count().filter(admitted),
+            func.count().filter(Job.status == PENDING, ~admitted),
+            func.now(),
+        ).where(Job.user_id == user.id, Job.status.in_(ACTIVE))
+    ).one()
+    fits = waiting == 0 and in_flight + job_count <= in_flight_cap(user)
+    return now if fits else None
+
+
+_WAITING = aliased(Job)
+_HAS_WAITING_JOBS = exists().where(
+    _WAITING.user_id == Job.user_id,
+    _WAITING.status == PENDING,
+    _WAITING.admitted_at.is_(None),
+)
+"""SQL condition on a Job: its owner has jobs waiting for admission."""
+
+
 def admit_for_jobs(job_ids: list[str]) -> int:
     """Admit waiting jobs of these jobs' owners (their slots just freed up, or they re-queued)."""
-    owners = db.session.execute(select(Job.user_id).where(Job.id.in_(job_ids)).distinct())
+    # Most completions free a slot nobody waits for: one cheap query, and no lock.
+    owners = db.session.execute(
+        select(Job.user_id).where(Job.id.in_(job_ids), _HAS_WAITING_JOBS).distinct()
+    )
     return sum(admit_waiting(user_id) for user_id in list(owners.scalars()))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -9,10 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from celery import signals
+
 from config import get_settings
 from tasks.artifacts import write_atomic
 from tasks.cancellation import cancel_requested
-from tasks.claims import heartbeat, holds_fence
+from tasks.claims import heartbeat
 from tasks.db import db
 from tasks.errors import ProviderTimeout
 from tasks.pipelines import progress_at
@@ -21,8 +24,31 @@ from tasks.states import record_progress
 
 T = TypeVar("T")
 
-_CALLS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="provider-call")
-"""Runs provider calls so the stage can keep watching for cancel, heartbeat and deadline."""
+MIN_CALL_THREADS = 64
+"""Provider-call threads at least (abandoned calls finish in the background and hold one)."""
+
+_calls: ThreadPoolExecutor | None = None
+_call_threads = MIN_CALL_THREADS
+_calls_lock = threading.Lock()
+
+
+@signals.worker_init.connect
+def _size_calls_for_worker(sender: Any = None, **_: object) -> None:
+    """One provider call per stage slot: a worker with 200 threads may wait on 200 calls."""
+    global _call_threads
+    try:
+        _call_threads = max(MIN_CALL_THREADS, int(sender.concurrency or 0))
+    except (AttributeError, TypeError, ValueError):
+        pass  # unknown concurrency: keep the floor
+
+
+def _call_executor() -> ThreadPoolExecutor:
+    """Runs provider calls so the stage can keep watching for cancel, heartbeat and deadline."""
+    global _calls
+    with _calls_lock:
+        if _calls is None:
+            _calls = ThreadPoolExecutor(_call_threads, thread_name_prefix="provider-call")
+        return _calls
 
 
 class StageCanceled(Exception):
@@ -48,10 +74,10 @@ class StageContext:
 
     def report(self, fraction: float, message: str) -> None:
         """Record progress within this stage (0.0-1.0) and a message; stop if canceled."""
-        # Stage row first, then the job row: the lock order every writer follows.
+        # Stage row first, then the job row: the lock order every writer follows. A
+        # heartbeat that matched holds the stage row, so the fence needs no second check.
         moved = heartbeat(self.job_id, self.stage, self.fence) and record_progress(
             self.job_id,
-            where=holds_fence(self.job_id, self.stage, self.fence),
             progress=progress_at(self.kind, self.stage, fraction),
             message=message,
         )
@@ -75,7 +101,7 @@ class StageContext:
         An abandoned call finishes in the background and is discarded.
         """
         settings = get_settings()
-        future: Future[T] = _CALLS.submit(fn, *args, **kwargs)
+        future: Future[T] = _call_executor().submit(fn, *args, **kwargs)
         next_beat = time.monotonic() + settings.heartbeat_interval_s
         while True:
             try:

@@ -16,7 +16,7 @@ import redis.exceptions
 from flask import current_app
 from kombu.exceptions import OperationalError
 
-from tasks.claims import mark_enqueued
+from tasks.claims import mark_enqueued, unmark_enqueued
 from tasks.db import db
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,32 @@ def enqueue_stage(
 ) -> bool:
     """Publish one stage attempt; False (and logged) when the broker cannot take it."""
     return enqueue_stages([(job_id, stage, attempts, lane)], countdown_s=countdown_s) == 1
+
+
+def send_marked_stages(stages: list[tuple[str, str, int, str]]) -> int:
+    """Publish (job id, stage, attempts, lane) stage attempts whose rows are already marked sent.
+
+    The mark was committed with the change that made the stage due (one
+    transaction instead of two); if the broker cannot take a message, that
+    mark and the later ones are cleared, so the reconciler treats them as
+    never sent. Returns how many were sent.
+    """
+    celery_app = current_app.extensions["celery"]
+    for sent, (job_id, stage, attempts, lane) in enumerate(stages):
+        try:
+            celery_app.send_task(
+                stage_task_name(stage),
+                args=(job_id, attempts),
+                queue=queue_name(stage),
+                priority=LANE_PRIORITY[lane],
+            )
+        except BROKER_ERRORS as exc:
+            log.warning("could not enqueue %s of job %s (will retry later): %s", stage, job_id, exc)
+            for unsent in stages[sent:]:
+                unmark_enqueued(*unsent[:3])
+            db.session.commit()
+            return sent
+    return len(stages)
 
 
 def enqueue_stages(

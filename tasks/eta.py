@@ -38,14 +38,28 @@ class Measurements:
 
 _lock = threading.Lock()
 _cached = Measurements()
+_refreshing = False
 
 
 def measurements() -> Measurements:
-    """The current figures (refreshed at most every CACHE_S)."""
-    global _cached
+    """The current figures (refreshed at most every CACHE_S, by one caller at a time)."""
+    global _refreshing
     with _lock:
-        if time.monotonic() - _cached.taken_at < CACHE_S:
+        fresh = time.monotonic() - _cached.taken_at < CACHE_S
+        # While one caller refreshes, the others keep the previous figures: a thousand
+        # open streams must not all run the same two queries when the cache expires.
+        if fresh or (_refreshing and _cached.taken_at):
             return _cached
+        _refreshing = True
+    try:
+        return _measure()
+    finally:
+        with _lock:
+            _refreshing = False
+
+
+def _measure() -> Measurements:
+    global _cached
     recent = (
         select(JobStage.job_id, JobStage.name, JobStage.started_at, JobStage.finished_at)
         .where(JobStage.status == "completed")

@@ -41,11 +41,12 @@ def poll_provider_job(job_id: str, stage: str, fence: int) -> None:
     if status is None:
         schedule_next_poll(waiting)
         return
-    if not wake_stage(job_id, stage, fence):
+    job = wake_stage(job_id, stage, fence)
+    if job is None:
         db.session.rollback()
-        return  # another poll or callback got there first
+        return  # another poll or callback got there first, or the job ended
     db.session.commit()
-    finish_waiting_stage(job_id, stage, fence, status)
+    finish_waiting_stage(job, stage, status)
 
 
 def _ask_provider(waiting: WaitingStage) -> ProviderJobStatus | None:

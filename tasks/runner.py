@@ -15,14 +15,19 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from tasks.admission import admit_for_jobs, admit_waiting
+from tasks.admission import admit_for_jobs
 from tasks.artifacts import job_dir
-from tasks.claims import claim_stage, holds_fence, settle_stage
+from tasks.claims import (
+    Claim,
+    claim_stage_of_active_job,
+    mark_next_enqueued,
+    settle_stage,
+)
 from tasks.context import StageCanceled, StageContext
 from tasks.db import db
-from tasks.enqueue import enqueue_stage, stage_task_name
+from tasks.enqueue import enqueue_stage, send_marked_stages, stage_task_name
 from tasks.errors import GenerationError, PermanentError, ProviderTimeout
-from tasks.models import Job, JobStage
+from tasks.metrics import remember_kind
 from tasks.pipelines import (
     STAGE_NAMES,
     AwaitProvider,
@@ -36,7 +41,7 @@ from tasks.provider_jobs import park_stage, send_poll
 from tasks.providers import ProviderJobStatus, get_provider
 from tasks.retry_policy import stage_retry_policy
 from tasks.signals import stage_attempt_failed
-from tasks.states import FINAL, PENDING, PROCESSING, record_progress, transition
+from tasks.states import PENDING, PROCESSING, record_progress, transition
 
 log = logging.getLogger(__name__)
 
@@ -53,21 +58,19 @@ class InternalError(PermanentError):
 
 def run_stage(job_id: str, stage_name: str, expected_attempts: int) -> None:
     """Run one attempt of one stage of a job, if this delivery wins the claim."""
-    job = db.session.get(Job, job_id)
-    if job is None or job.status in FINAL:
-        log.info("skip %s of job %s: job is gone or finished", stage_name, job_id)
-        return
-    fence = claim_stage(job_id, stage_name, expected_attempts)
-    if fence is None:
+    job = claim_stage_of_active_job(job_id, stage_name, expected_attempts)
+    if job is None:
         db.session.rollback()
         log.info(
-            "skip %s of job %s: attempt %s already claimed",
+            "skip %s of job %s: job gone or finished, or attempt %s already claimed",
             stage_name,
             job_id,
             expected_attempts,
         )
         return
-    if not _start(job, stage_name, fence):
+    remember_kind(job.id, job.kind)  # metrics and Flower labels then need no query
+    fence = job.fence
+    if not _start(job, stage_name):
         settle_stage(job_id, stage_name, fence, "canceled")
         db.session.commit()
         return
@@ -77,14 +80,9 @@ def run_stage(job_id: str, stage_name: str, expected_attempts: int) -> None:
     _execute(job, ctx, stage, lambda: stage.run(ctx))
 
 
-def finish_waiting_stage(
-    job_id: str, stage_name: str, fence: int, status: ProviderJobStatus
-) -> None:
+def finish_waiting_stage(job: Claim, stage_name: str, status: ProviderJobStatus) -> None:
     """Finish a stage its provider's job woke; the caller won `wake_stage` and committed."""
-    job = db.session.get(Job, job_id)
-    if job is None:
-        return
-    ctx = _context(job, stage_name, fence)
+    ctx = _context(job, stage_name, job.fence)
     stage = stage_of(job.kind, stage_name)
     if status.error is not None:
         _retry_or_fail(job, ctx, status.error)
@@ -95,7 +93,7 @@ def finish_waiting_stage(
     _execute(job, ctx, stage, lambda: finish(ctx, status))
 
 
-def _execute(job: Job, ctx: StageContext, stage: Stage, work: Callable[[], StageOutcome]) -> None:
+def _execute(job: Claim, ctx: StageContext, stage: Stage, work: Callable[[], StageOutcome]) -> None:
     """Run a stage's work and record what came of it: output, provider job, retry or failure."""
     try:
         outcome = work()
@@ -119,7 +117,7 @@ def _execute(job: Job, ctx: StageContext, stage: Stage, work: Callable[[], Stage
             _advance(job, ctx, stage, outcome)
 
 
-def _park(job: Job, ctx: StageContext, waiting: AwaitProvider) -> None:
+def _park(job: Claim, ctx: StageContext, waiting: AwaitProvider) -> None:
     first_poll_s = park_stage(job.id, ctx.stage, ctx.fence, waiting.job)
     if first_poll_s is None:
         db.session.rollback()
@@ -132,45 +130,45 @@ def _park(job: Job, ctx: StageContext, waiting: AwaitProvider) -> None:
     send_poll(job.id, ctx.stage, ctx.fence, countdown_s=first_poll_s)
 
 
-def _start(job: Job, stage_name: str, fence: int) -> bool:
+def _start(job: Claim, stage_name: str) -> bool:
     progress = progress_at(job.kind, stage_name, 0)
     message = f"Running {stage_name}"
-    if transition(
-        job.id, PENDING, PROCESSING, stage=stage_name, progress=progress, message=message
-    ):
-        return True
-    return record_progress(
-        job.id,
-        where=holds_fence(job.id, stage_name, fence),
-        event_type="stage",
-        stage=stage_name,
-        progress=progress,
-        message=message,
-    )
 
-
-def _context(job: Job, stage_name: str, fence: int) -> StageContext:
-    rows = db.session.execute(
-        db.select(JobStage.name, JobStage.status, JobStage.output, JobStage.retries_from).where(
-            JobStage.job_id == job.id
+    def first_stage() -> bool:
+        return transition(
+            job.id, PENDING, PROCESSING, stage=stage_name, progress=progress, message=message
         )
-    ).all()
-    done = [(row.name, row.output) for row in rows if row.status == "completed"]
-    retries_from = next(row.retries_from for row in rows if row.name == stage_name)
+
+    def later_stage() -> bool:
+        # No fence condition needed: this transaction's claim holds the stage row's lock.
+        return record_progress(
+            job.id,
+            event_type="stage",
+            stage=stage_name,
+            progress=progress,
+            message=message,
+        )
+
+    # Try the move the claim says is due first; the other covers a status that moved since.
+    tries = (first_stage, later_stage) if job.status == PENDING else (later_stage, first_stage)
+    return any(attempt() for attempt in tries)
+
+
+def _context(job: Claim, stage_name: str, fence: int) -> StageContext:
     return StageContext(
         job_id=job.id,
         kind=job.kind,
         stage=stage_name,
         fence=fence,
-        attempt=fence - retries_from,
+        attempt=fence - job.retries_from,
         input=job.input,
-        outputs={name: output or {} for name, output in done},
+        outputs=job.outputs,
         provider=get_provider(),
         workdir=job_dir(job.id),
     )
 
 
-def _advance(job: Job, ctx: StageContext, stage: Stage, output: dict[str, Any]) -> None:
+def _advance(job: Claim, ctx: StageContext, stage: Stage, output: dict[str, Any]) -> None:
     if not settle_stage(job.id, stage.name, ctx.fence, "completed", output=output):
         db.session.rollback()
         log.warning(
@@ -192,8 +190,9 @@ def _advance(job: Job, ctx: StageContext, stage: Stage, output: dict[str, Any]) 
             message="Completed",
         )
         db.session.commit()
-        admit_waiting(job.user_id)  # a slot under the user's cap is free
+        admit_for_jobs([job.id])  # a slot under the user's cap is free
         return
+    # One transaction hands over: settle, progress, and the next stage marked as sent.
     upcoming = following[0].name
     moved = record_progress(
         job.id,
@@ -202,15 +201,13 @@ def _advance(job: Job, ctx: StageContext, stage: Stage, output: dict[str, Any]) 
         progress=progress_at(job.kind, upcoming, 0),
         message=f"Waiting for {upcoming}",
     )
+    attempts = mark_next_enqueued(job.id, upcoming) if moved else None
     db.session.commit()
-    if moved:
-        attempts = db.session.execute(
-            db.select(JobStage.attempts).where(JobStage.job_id == job.id, JobStage.name == upcoming)
-        ).scalar_one()
-        enqueue_stage(job.id, upcoming, attempts=attempts, lane=job.priority)
+    if attempts is not None:
+        send_marked_stages([(job.id, upcoming, attempts, job.priority)])
 
 
-def _retry_or_fail(job: Job, ctx: StageContext, error: GenerationError) -> None:
+def _retry_or_fail(job: Claim, ctx: StageContext, error: GenerationError) -> None:
     db.session.rollback()
     retry_or_fail_stage(
         job.id, ctx.stage, fence=ctx.fence, attempt=ctx.attempt, lane=job.priority, error=error

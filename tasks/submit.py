@@ -9,14 +9,15 @@ key, then replays the first).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from tasks.admission import admit_waiting
+from tasks.admission import admit_waiting, admits_on_submit
 from tasks.db import db
+from tasks.enqueue import send_marked_stages
 from tasks.models import Batch, IdempotencyKey, Job, JobStage, User, new_job_id
 from tasks.pipelines import stages_of
 from tasks.states import PENDING, append_created_event
@@ -50,6 +51,8 @@ class Submission:
     job_ids: list[str] = field(default_factory=list)
     batch_id: str | None = None
     replayed: bool = False
+    jobs: list[Job] = field(default_factory=list)
+    """The new jobs, still loaded (no re-read needed to answer); empty for a replay."""
 
 
 def submit_jobs(
@@ -70,8 +73,10 @@ def submit_jobs(
     if batch is not None:
         db.session.add(batch)
     webhooks = job_webhooks(user.id, [spec.webhook for spec in specs])
+    admitted_at = admits_on_submit(user, len(specs))
     jobs = [
-        _new_job(user, spec, batch, webhook) for spec, webhook in zip(specs, webhooks, strict=True)
+        _new_job(user, spec, batch, webhook=webhook, admitted_at=admitted_at)
+        for spec, webhook in zip(specs, webhooks, strict=True)
     ]
     db.session.flush()
     if key_id is not None:
@@ -80,13 +85,36 @@ def submit_jobs(
             .where(IdempotencyKey.id == key_id)
             .values(job_id=None if batch else jobs[0].id, batch_id=batch.id if batch else None)
         )
-    db.session.commit()
+    first_stages = [(job.id, job.stages[0].name, 0, job.priority) for job in jobs]
+    batch_id = batch.id if batch else None
+    _commit_keeping_loaded(jobs)
     # A failed send is logged and left to the reconciler; the jobs are safe in Postgres.
-    admit_waiting(user.id)
-    return Submission(job_ids=[job.id for job in jobs], batch_id=batch.id if batch else None)
+    if admitted_at is not None:
+        send_marked_stages(first_stages)
+    else:
+        admit_waiting(user.id)
+    return Submission(
+        job_ids=[job_id for job_id, *_ in first_stages],
+        batch_id=batch_id,
+        jobs=jobs,
+    )
 
 
-def _new_job(user: User, spec: JobSpec, batch: Batch | None, webhook: dict[str, Any] | None) -> Job:
+def _commit_keeping_loaded(jobs: list[Job]) -> None:
+    """Commit, and keep the new jobs loaded (detached) so the caller answers from them."""
+    for job in jobs:
+        db.session.expunge(job)  # with its stages; the session re-reads the job if asked
+    db.session.commit()
+
+
+def _new_job(
+    user: User,
+    spec: JobSpec,
+    batch: Batch | None,
+    *,
+    webhook: dict[str, Any] | None,
+    admitted_at: datetime | None,
+) -> Job:
     job = Job(
         id=new_job_id(),
         user_id=user.id,
@@ -98,10 +126,13 @@ def _new_job(user: User, spec: JobSpec, batch: Batch | None, webhook: dict[str, 
         progress=0,
         batch_id=batch.id if batch else None,
         webhook=webhook,
+        # An admitted job's first stage is marked sent here and sent after the commit.
+        admitted_at=admitted_at,
         # Per row, not per transaction: a batch's jobs keep their order in the queue.
         created_at=func.clock_timestamp(),
         stages=[
-            JobStage(position=i, name=stage.name) for i, stage in enumerate(stages_of(spec.kind))
+            JobStage(position=i, name=stage.name, enqueued_at=admitted_at if i == 0 else None)
+            for i, stage in enumerate(stages_of(spec.kind))
         ],
     )
     db.session.add(job)

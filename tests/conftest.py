@@ -114,11 +114,24 @@ def _clean_tables(request: pytest.FixtureRequest) -> None:
     """Each test starts with no users and no jobs."""
     if "app" not in request.fixturenames:
         return
+    from sqlalchemy.exc import OperationalError
+
     from tasks.db import db
 
-    with request.getfixturevalue("app").app_context():
-        db.session.execute(db.text("TRUNCATE users, jobs CASCADE"))
-        db.session.commit()
+    # The session worker may still be handing over a stage of the previous test's
+    # jobs (stage row, then job row): TRUNCATE locks the tables the other way round,
+    # and Postgres may pick it as the deadlock victim. Try again.
+    for attempt in range(5):
+        with request.getfixturevalue("app").app_context():
+            try:
+                db.session.execute(db.text("TRUNCATE users, jobs CASCADE"))
+                db.session.commit()
+                return
+            except OperationalError as exc:
+                db.session.rollback()
+                if "deadlock detected" not in str(exc) or attempt == 4:
+                    raise
+        time.sleep(0.1)
 
 
 @pytest.fixture

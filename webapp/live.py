@@ -59,6 +59,11 @@ class EventHub:
                 if not self._inboxes[job_id]:
                     del self._inboxes[job_id]
 
+    def watched_jobs(self) -> list[str]:
+        """The jobs that have open streams in this process."""
+        with self._lock:
+            return list(self._inboxes)
+
     def open_streams(self) -> int:
         """How many inboxes are open in this process."""
         with self._lock:

@@ -16,6 +16,7 @@ from typing import Any
 
 from bench.context import Bench, Outcome
 from bench.load import Phase, Request, drive
+from bench.profile import profiled
 from bench.stats import Check, ratio
 from tests.fake_openai import FakeOpenAI
 
@@ -107,7 +108,10 @@ def _try_pool(
     body = json.dumps({"kind": "image", "input": INPUT}).encode()
     request = Request(method="POST", path="/api/v1/jobs", body=body, headers=bench.auth)
     started = time.time()
-    with bench.cpu_meter(worker=worker) as meter:
+    with (
+        profiled(bench.profile and pool == "threads", worker, "io-worker", bench.profiles),
+        bench.cpu_meter(worker=worker) as meter,
+    ):
         drive(
             Phase("burst"),
             bench.app_web().url,

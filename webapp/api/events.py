@@ -14,13 +14,13 @@ from sqlalchemy import select
 from config import get_settings
 from tasks.db import db
 from tasks.eta import eta_seconds, expected_run_s
-from tasks.models import Job, JobEvent
-from tasks.states import FINAL, PENDING
+from tasks.models import JobEvent
+from tasks.states import FINAL
 from webapp.api.jobs import own_job
-from webapp.api.serialize import queue_position
 from webapp.auth import require_api_key
 from webapp.errors import ApiError
 from webapp.live import RESYNC, event_hub
+from webapp.queue_places import queue_places
 
 bp = Blueprint("events", __name__, url_prefix="/api/v1/jobs")
 
@@ -83,7 +83,7 @@ def _stream(
                 continue
             if time.monotonic() >= next_place_check:
                 next_place_check = time.monotonic() + settings.sse_queue_refresh_s
-                place = _queue_place(app, job_id)
+                place = queue_places().place(app, job_id)
                 if place is not None and place != shown_place:
                     shown_place = place
                     yield _message("queue", {"queue_position": place[0], "eta_seconds": place[1]})
@@ -117,19 +117,6 @@ def _events_after(app: Flask, job_id: str, seq: int) -> list[dict[str, Any]]:
             .order_by(JobEvent.seq)
         ).all()
     return [{"seq": row.seq, "type": row.type, "data": row.data} for row in rows]
-
-
-def _queue_place(app: Flask, job_id: str) -> tuple[int | None, int | None] | None:
-    """(queue position, eta) while the job is pending, else None."""
-    with app.app_context():
-        job = db.session.get(Job, job_id)
-        if job is None or job.status != PENDING:
-            return None
-        position = queue_position(job)
-        expected_s = expected_run_s(job.kind, job.input)
-        return position, eta_seconds(
-            job.kind, job.status, job.progress, position, expected_s=expected_s
-        )
 
 
 def _format(app: Flask, kind: str, event: dict[str, Any], expected_s: float | None) -> str:

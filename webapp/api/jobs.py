@@ -67,7 +67,8 @@ def create_job() -> tuple[Response, int, dict[str, str]]:
     submission, headers = submit_from_request([spec], as_batch=False)
     job_id = submission.job_ids[0]
     headers["Location"] = url_for("jobs.get_job", job_id=job_id)
-    return jsonify(job_json(own_job(job_id))), 202, headers
+    job = submission.jobs[0] if submission.jobs else own_job(job_id)
+    return jsonify(job_json(job)), 202, headers
 
 
 @bp.get("/<job_id>")
