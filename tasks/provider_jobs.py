@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import ColumnElement, func, select, update
@@ -46,9 +46,22 @@ class WaitingStage:
     waited_s: float
 
 
-def park_stage(job_id: str, stage: str, fence: int, job: ProviderJob) -> float | None:
-    """Park a running stage on a provider job; the seconds until its first poll, None if lost."""
-    first_poll_s = job.poll_after_s or get_settings().provider_poll_interval_s
+@dataclass(frozen=True, kw_only=True)
+class ScheduledPoll:
+    """A poll to send: after `countdown_s`, carrying the `poll_at` it is due at (its ticket)."""
+
+    countdown_s: float
+    due: str
+
+
+def _schedule(delay_s: float) -> tuple[datetime, ScheduledPoll]:
+    due = datetime.now(UTC) + timedelta(seconds=delay_s)
+    return due, ScheduledPoll(countdown_s=delay_s, due=due.isoformat())
+
+
+def park_stage(job_id: str, stage: str, fence: int, job: ProviderJob) -> ScheduledPoll | None:
+    """Park a running stage on a provider job; its first poll, or None if the fence was lost."""
+    due, poll = _schedule(job.poll_after_s or get_settings().provider_poll_interval_s)
     parked = settle_stage(
         job_id,
         stage,
@@ -57,16 +70,23 @@ def park_stage(job_id: str, stage: str, fence: int, job: ProviderJob) -> float |
         provider_job_id=job.id,
         callback_token=secrets.token_urlsafe(32),
         waiting_since=func.now(),
-        poll_at=func.now() + timedelta(seconds=first_poll_s),
+        poll_at=due,
     )
-    return first_poll_s if parked else None
+    return poll if parked else None
 
 
-def send_poll(job_id: str, stage: str, fence: int, *, countdown_s: float) -> bool:
-    """Ask a worker to poll the provider after `countdown_s`; False if the broker is down."""
+def send_poll(
+    job_id: str, stage: str, fence: int, *, countdown_s: float, due: str | None = None
+) -> bool:
+    """Ask a worker to poll the provider after `countdown_s`; False if the broker is down.
+
+    `due` is the scheduled poll's ticket (the `poll_at` it was sent for): only the poll
+    holding the current ticket carries the chain on. Extra polls (`due=None`: a
+    callback's) ask once and stop, so two chains never run side by side.
+    """
     try:
         current_app.extensions["celery"].send_task(
-            POLL_TASK, args=(job_id, stage, fence), queue=POLL_QUEUE, countdown=countdown_s
+            POLL_TASK, args=(job_id, stage, fence, due), queue=POLL_QUEUE, countdown=countdown_s
         )
     except BROKER_ERRORS as exc:  # the reconciler re-sends overdue polls
         log.warning("could not send a poll for %s of job %s: %s", stage, job_id, exc)
@@ -121,34 +141,44 @@ def next_poll_delay_s(waited_s: float) -> float:
     )
 
 
-def schedule_next_poll(waiting: WaitingStage) -> None:
-    """Record when the next poll is due, commit, and send it with that countdown."""
-    delay_s = next_poll_delay_s(waiting.waited_s)
-    db.session.execute(
+def schedule_next_poll(waiting: WaitingStage, due: str | None) -> None:
+    """If this poll holds the current ticket, move `poll_at` on, commit, and send the next."""
+    if due is None:
+        return
+    next_due, poll = _schedule(next_poll_delay_s(waiting.waited_s))
+    result = db.session.execute(
         update(JobStage)
         .where(
             JobStage.job_id == waiting.job_id,
             JobStage.name == waiting.stage,
             JobStage.status == "waiting",
             JobStage.attempts == waiting.fence,
+            JobStage.poll_at == datetime.fromisoformat(due),
         )
-        .values(poll_at=func.now() + timedelta(seconds=delay_s))
+        .values(poll_at=next_due)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    send_poll(waiting.job_id, waiting.stage, waiting.fence, countdown_s=delay_s)
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        send_poll(
+            waiting.job_id, waiting.stage, waiting.fence, countdown_s=poll.countdown_s, due=poll.due
+        )
 
 
 def resend_overdue_polls(limit: int = 200) -> int:
     """Send polls for parked stages whose poll is long overdue (the message was lost)."""
     grace = timedelta(seconds=get_settings().lost_message_grace_s)
     rows = db.session.execute(
-        select(JobStage.job_id, JobStage.name, JobStage.attempts)
+        select(JobStage.job_id, JobStage.name, JobStage.attempts, JobStage.poll_at)
         .where(JobStage.status == "waiting", JobStage.poll_at < func.now() - grace)
         .limit(limit)
     ).all()
     db.session.commit()
-    sent = sum(send_poll(row.job_id, row.name, row.attempts, countdown_s=0) for row in rows)
+    # The re-sent poll holds the lost one's ticket: it carries the chain on.
+    sent = sum(
+        send_poll(row.job_id, row.name, row.attempts, countdown_s=0, due=row.poll_at.isoformat())
+        for row in rows
+    )
     if rows:
         log.warning("re-sent %s of %s overdue provider polls", sent, len(rows))
     return sent

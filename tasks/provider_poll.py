@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
     retry_jitter=True,
     max_retries=40,
 )
-def poll_provider_job(job_id: str, stage: str, fence: int) -> None:
+def poll_provider_job(job_id: str, stage: str, fence: int, due: str | None = None) -> None:
     """Ask the provider about a parked stage's job; finish the stage once it is done."""
     waiting = waiting_stage(job_id, stage, fence)
     db.session.commit()
@@ -39,7 +39,7 @@ def poll_provider_job(job_id: str, stage: str, fence: int) -> None:
         return  # woken already (callback or an earlier poll), canceled, or reaped
     status = _ask_provider(waiting)
     if status is None:
-        schedule_next_poll(waiting)
+        schedule_next_poll(waiting, due)
         return
     job = wake_stage(job_id, stage, fence)
     if job is None:

@@ -118,8 +118,8 @@ def _execute(job: Claim, ctx: StageContext, stage: Stage, work: Callable[[], Sta
 
 
 def _park(job: Claim, ctx: StageContext, waiting: AwaitProvider) -> None:
-    first_poll_s = park_stage(job.id, ctx.stage, ctx.fence, waiting.job)
-    if first_poll_s is None:
+    poll = park_stage(job.id, ctx.stage, ctx.fence, waiting.job)
+    if poll is None:
         db.session.rollback()
         log.warning(
             "job %s: %s attempt %s lost its claim while parking", job.id, ctx.stage, ctx.fence
@@ -127,7 +127,7 @@ def _park(job: Claim, ctx: StageContext, waiting: AwaitProvider) -> None:
         return
     record_progress(job.id, message=f"Waiting for the provider to finish {ctx.stage}")
     db.session.commit()
-    send_poll(job.id, ctx.stage, ctx.fence, countdown_s=first_poll_s)
+    send_poll(job.id, ctx.stage, ctx.fence, countdown_s=poll.countdown_s, due=poll.due)
 
 
 def _start(job: Claim, stage_name: str) -> bool:

@@ -39,7 +39,9 @@ def store_upload(png: bytes) -> str:
     """Store a normalised PNG once; returns its digest."""
     digest = hashlib.sha256(png).hexdigest()
     path = upload_path(digest)
-    if not path.is_file():
+    if path.is_file():
+        path.touch()  # a fresh upload of an orphan: retention must not remove it now
+    else:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, png)
     return digest

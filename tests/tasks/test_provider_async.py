@@ -139,3 +139,33 @@ def test_reconciler_resends_a_lost_poll(
     db.session.commit()
     assert reconcile_stages() >= 1
     assert wait_for_job(job_id, auth)["status"] == "completed"
+
+
+def test_callbacks_before_the_result_do_not_start_more_poll_chains(
+    client: Any, auth: dict[str, str], background_provider: Any
+) -> None:
+    from tests.webapp.test_callbacks import _signed
+
+    background_provider.background.pending_polls = 1000
+    job_id = _submit(client, auth, "a job that takes its time")
+    _wait_until(lambda: _generate_row(job_id).status == "waiting")
+    row = _generate_row(job_id)
+    for _ in range(3):  # each wakes one extra poll, which finds the provider still busy
+        body, headers = _signed(
+            {"type": "response.in_progress", "data": {"id": row.provider_job_id}}
+        )
+        answer = client.post(
+            f"/api/v1/callbacks/openai/{row.callback_token}", data=body, headers=headers
+        )
+        assert answer.status_code == 202
+    time.sleep(1.0)
+
+    def retrievals() -> int:
+        return len(background_provider.calls(row.provider_job_id))
+
+    before = retrievals()
+    time.sleep(3.0)
+    # One chain polls every 0.3-1.1 s here (a quarter of the time waited): at most ~10
+    # in 3 s. Four chains side by side would make 20 or more.
+    assert retrievals() - before <= 10
+    assert client.post(f"/api/v1/jobs/{job_id}/cancel", headers=auth).status_code == 200

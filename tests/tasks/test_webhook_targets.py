@@ -50,6 +50,10 @@ def _fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) ->
         ("fe80::1", False),
         ("fd00::1", False),
         ("::ffff:192.168.0.1", False),
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 to 169.254.169.254
+        ("2002:7f00:1::1", False),  # 6to4 from 127.0.0.1
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),  # Teredo to 192.0.2.45 (not global)
+        ("64:ff9b::5db8:d822", True),  # NAT64 to 93.184.216.34
     ],
 )
 def test_only_global_unicast_addresses_are_public(address: str, public: bool) -> None:
