@@ -48,7 +48,7 @@ SECURITY_SCHEMES = {
     "apiKey": {
         "type": "http",
         "scheme": "bearer",
-        "description": "an API key (`gj_...`), created with `flask --app webapp create-user`",
+        "description": "an API key (`gj_...`), printed by `flask --app webapp users create NAME`",
     },
     "session": {
         "type": "apiKey",
