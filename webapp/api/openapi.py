@@ -114,7 +114,13 @@ def openapi_document(app: Flask) -> dict[str, Any]:
             "responses": {
                 str(status): json_answer("Error", text) for status, text in ERRORS.items()
             },
-            "securitySchemes": SECURITY_SCHEMES,
+            "securitySchemes": {
+                **SECURITY_SCHEMES,
+                "session": {
+                    **SECURITY_SCHEMES["session"],
+                    "name": app.config["SESSION_COOKIE_NAME"],
+                },
+            },
         },
     }
 
