@@ -12,6 +12,7 @@ from webapp.api import (
     health,
     jobs,
     metrics,
+    openapi,
     progress,
     session,
     stats,
@@ -31,6 +32,7 @@ BLUEPRINTS = (
     callbacks.bp,
     webhooks.bp,
     progress.bp,
+    openapi.bp,
 )
 """Registered in this order; each owns one URL area."""
 

@@ -17,6 +17,9 @@ from tasks.webhook_outbox import EVENTS
 from tasks.webhook_targets import MAX_URL_LENGTH, WebhookRefused, check_webhook_url
 from webapp.errors import ApiError
 
+NOT_BLANK = {"pattern": r"\S"}
+"""JSON Schema of the `not_blank` validators below, for the OpenAPI document only."""
+
 IMAGE_SIZES = ("256x256", "512x512", "1024x1024", "1024x1536", "1536x1024")
 """Sizes the image pipeline accepts (what gpt-image models produce)."""
 
@@ -37,7 +40,7 @@ class Strict(BaseModel):
 class ImageInput(Strict):
     """Input of an `image` job."""
 
-    prompt: str = Field(min_length=1, max_length=4000)
+    prompt: str = Field(min_length=1, max_length=4000, json_schema_extra=NOT_BLANK)
     size: Literal[IMAGE_SIZES] = "1024x1024"  # type: ignore[valid-type]
     quality: Literal["auto", "low", "medium", "high"] = "auto"
 
@@ -55,7 +58,7 @@ class TryonInput(Strict):
 
     human_image: str = Field(pattern=r"^[0-9a-f]{64}$")
     garment_image: str = Field(pattern=r"^[0-9a-f]{64}$")
-    occasion: str = Field(min_length=1, max_length=200)
+    occasion: str = Field(min_length=1, max_length=200, json_schema_extra=NOT_BLANK)
 
     @field_validator("human_image", "garment_image")
     @classmethod
@@ -77,7 +80,7 @@ class TryonInput(Strict):
 class ScriptInput(Strict):
     """Input of a `script` job: a novel (Chinese or English) and how to adapt it."""
 
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1, json_schema_extra=NOT_BLANK)
     style: str | None = Field(default=None, max_length=200)
     episodes: int | None = Field(default=None, ge=1, le=100)
     language: str | None = Field(default=None, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
