@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -68,9 +69,17 @@ class StageContext:
     outputs: dict[str, dict[str, Any]]
     provider: Provider
     workdir: Path
+    callback_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    """Made before any provider call, so a provider that takes a callback URL per request can
+    be given `callback_path`; stored with the stage if it parks."""
     deadline: float = field(
         default_factory=lambda: time.monotonic() + get_settings().stage_soft_time_limit_s
     )
+
+    @property
+    def callback_path(self) -> str:
+        """Where this attempt's provider may call back (POST, Standard Webhooks-signed)."""
+        return f"/api/v1/callbacks/{self.provider.name}/{self.callback_token}"
 
     def report(self, fraction: float, message: str) -> None:
         """Record progress within this stage (0.0-1.0) and a message; stop if canceled."""

@@ -12,7 +12,6 @@ and finishes the stage; later polls and callbacks find nothing waiting.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -59,7 +58,9 @@ def _schedule(delay_s: float) -> tuple[datetime, ScheduledPoll]:
     return due, ScheduledPoll(countdown_s=delay_s, due=due.isoformat())
 
 
-def park_stage(job_id: str, stage: str, fence: int, job: ProviderJob) -> ScheduledPoll | None:
+def park_stage(
+    job_id: str, stage: str, fence: int, job: ProviderJob, *, callback_token: str
+) -> ScheduledPoll | None:
     """Park a running stage on a provider job; its first poll, or None if the fence was lost."""
     due, poll = _schedule(job.poll_after_s or get_settings().provider_poll_interval_s)
     parked = settle_stage(
@@ -68,7 +69,7 @@ def park_stage(job_id: str, stage: str, fence: int, job: ProviderJob) -> Schedul
         fence,
         "waiting",
         provider_job_id=job.id,
-        callback_token=secrets.token_urlsafe(32),
+        callback_token=callback_token,
         waiting_since=func.now(),
         poll_at=due,
     )

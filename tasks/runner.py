@@ -118,7 +118,7 @@ def _execute(job: Claim, ctx: StageContext, stage: Stage, work: Callable[[], Sta
 
 
 def _park(job: Claim, ctx: StageContext, waiting: AwaitProvider) -> None:
-    poll = park_stage(job.id, ctx.stage, ctx.fence, waiting.job)
+    poll = park_stage(job.id, ctx.stage, ctx.fence, waiting.job, callback_token=ctx.callback_token)
     if poll is None:
         db.session.rollback()
         log.warning(

@@ -9,6 +9,7 @@ stage fails naming it once the rest are written, and a retry redoes it alone.
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 from config import get_settings
@@ -171,6 +172,10 @@ def estimated_run_s(job_input: dict[str, Any]) -> float:
     return 15.0 + parts * 3.0 + tokens / 50
 
 
+TOKEN_REPORT_INTERVAL_S = 1.0
+"""How often `write` reports its token count within one part (part boundaries always report)."""
+
+
 class _WritingProgress:
     """Progress of `write`: finished parts plus the share of the current part's tokens."""
 
@@ -181,8 +186,10 @@ class _WritingProgress:
         self.expected = 1
         self.current: PartText | None = None
         self.shown: tuple[float, str] | None = None
+        self.shown_at = 0.0
 
     def start(self, part: PartText) -> None:
+        """A part's chat call begins."""
         self.current, self.tokens = part, 0
         # Roughly what the reply will be: about as long as the text it adapts.
         self.expected = max(
@@ -196,11 +203,16 @@ class _WritingProgress:
         self.tokens_total += count
 
     def part_done(self) -> None:
+        """A part's scenes are saved."""
         self.done += 1
         self.current = None
         self.show()
 
     def show(self) -> None:
+        """Report progress: at part boundaries always, token counts at most once a second."""
+        counting = self.current is not None and self.tokens > 0
+        if counting and time.monotonic() - self.shown_at < TOKEN_REPORT_INTERVAL_S:
+            return  # each report is an event row, a commit and a publish
         share = min(0.95, self.tokens / self.expected) if self.current else 0.0
         fraction = min(1.0, (self.done + share) / len(self.parts))
         if self.current is None:
@@ -211,7 +223,7 @@ class _WritingProgress:
             if self.tokens:
                 message += f" ({self.tokens} tokens)"
         if self.shown is None or self.shown[1] != message:
-            self.shown = (fraction, message)
+            self.shown, self.shown_at = (fraction, message), time.monotonic()
             self.ctx.report(fraction, message)
 
 

@@ -119,10 +119,10 @@ def _image_step(
 ) -> dict[str, Any]:
     """The one place a provider's image answer becomes a file of the job.
 
-    Skips the paid call when the file is already there. A provider that answers
-    with a job id instead of an image (provider-async) hooks in here: it returns
-    "submitted" with that id, and the poll that later fetches the image writes
-    `output` the same way, so the next stage finds it.
+    Skips the paid call when the file is already there. The try-on calls are
+    synchronous image edits with both providers we have; a provider that ran them as
+    jobs on its side would return `AwaitProvider` from here and give these stages a
+    `finish` that writes `output` (as the image pipeline's generate stage does).
     """
     path = ctx.workdir / output
     if not path.exists():
