@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
+
+from PIL import Image
 
 from config import get_settings
 
@@ -32,3 +35,10 @@ def write_atomic(path: Path, data: bytes) -> None:
     draft = path.with_name(f".{path.name}.{os.getpid()}.part")
     draft.write_bytes(data)
     os.replace(draft, path)
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """An image encoded as PNG."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

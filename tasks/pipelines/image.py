@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image, UnidentifiedImageError
 
-from tasks.artifacts import write_atomic
+from tasks.artifacts import png_bytes, write_atomic
 from tasks.errors import PermanentError
 from tasks.pipelines import AwaitProvider, Stage, StageOutcome
 
@@ -67,8 +66,8 @@ def finalize(ctx: StageContext) -> dict[str, Any]:
     except (OSError, UnidentifiedImageError) as exc:
         raise PermanentError("the provider returned something that is not an image") from exc
     artifacts = [
-        ctx.save_artifact("image.png", _png(image), "image/png"),
-        ctx.save_artifact("thumbnail.png", _png(_thumbnail(image)), "image/png"),
+        ctx.save_artifact("image.png", png_bytes(image), "image/png"),
+        ctx.save_artifact("thumbnail.png", png_bytes(_thumbnail(image)), "image/png"),
     ]
     return {
         "artifacts": artifacts,
@@ -83,12 +82,6 @@ def _thumbnail(image: Image.Image) -> Image.Image:
     copy = image.copy()
     copy.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
     return copy
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 IMAGE_STAGES = (

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, UnidentifiedImageError
 
-from tasks.artifacts import write_atomic
+from tasks.artifacts import png_bytes, write_atomic
 from tasks.errors import PermanentError
 from tasks.pipelines import Stage
 from tasks.providers import Provider
@@ -98,7 +98,7 @@ def faceswap(ctx: StageContext) -> dict[str, Any]:
     thumbnail.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
     artifacts = [
         _describe(ctx, FINAL_FILE),
-        ctx.save_artifact(THUMBNAIL_FILE, _png(thumbnail), "image/png"),
+        ctx.save_artifact(THUMBNAIL_FILE, png_bytes(thumbnail), "image/png"),
         _describe(ctx, STYLED_FILE),
         _describe(ctx, RAW_FILE),
         _describe(ctx, PERSON_FILE),
@@ -129,7 +129,7 @@ def _image_step(
         ctx.report(0.1, message)
         png = ctx.call(request, ctx.provider)
         image = _open_bytes(png)  # refuse to store something that is not an image
-        write_atomic(path, png if image.format == "PNG" else _png(image))
+        write_atomic(path, png if image.format == "PNG" else png_bytes(image))
     return {"file": output, "provider": ctx.provider.name}
 
 
@@ -169,12 +169,6 @@ def _open_bytes(data: bytes) -> Image.Image:
     except (OSError, UnidentifiedImageError) as exc:
         raise PermanentError("the provider returned something that is not an image") from exc
     return image
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 TRYON_STAGES = (

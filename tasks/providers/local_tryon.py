@@ -14,6 +14,8 @@ import io
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
+from tasks.artifacts import png_bytes
+
 RGB = tuple[int, int, int]
 
 PALETTES: tuple[tuple[tuple[str, ...], str, RGB, RGB, str], ...] = (
@@ -102,7 +104,7 @@ class LocalTryon:
         tinted = ImageOps.colorize(ImageOps.grayscale(garment), black=dark, white=light)
         styled = Image.blend(garment.convert("RGB"), tinted, 0.65).convert("RGBA")
         styled.putalpha(garment.getchannel("A"))
-        return _png(styled)
+        return png_bytes(styled)
 
     def try_on(self, person_png: bytes, garment_png: bytes, *, occasion: str) -> bytes:
         """Paste the garment over the person's torso, then grade the whole photo.
@@ -118,7 +120,7 @@ class LocalTryon:
         alpha = Image.composite(garment.getchannel("A"), Image.new("L", size, 0), mask)
         person.paste(garment.convert("RGB"), (box[0], box[1]), alpha)
         light = palette_for(occasion)[3]
-        return _png(Image.blend(person, Image.new("RGB", person.size, light), GRADE))
+        return png_bytes(Image.blend(person, Image.new("RGB", person.size, light), GRADE))
 
     def keep_face(self, tryon_png: bytes, person_png: bytes) -> bytes:
         """Paste the person's original face region back over the try-on image."""
@@ -127,7 +129,7 @@ class LocalTryon:
         box = _box(result.size, FACE_BOX)
         size = (box[2] - box[0], box[3] - box[1])
         result.paste(person.crop(box), (box[0], box[1]), _soft_mask(size, rounded=False))
-        return _png(result)
+        return png_bytes(result)
 
 
 def palette_for(occasion: str) -> tuple[tuple[str, ...], str, RGB, RGB, str]:
@@ -181,9 +183,3 @@ def _open(png: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(png))
     image.load()
     return image
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
