@@ -15,9 +15,16 @@ from tasks.broker_scan import PRIORITY_SEP
 from tasks.enqueue import LANE_PRIORITY, queue_name
 from tasks.metrics import SENT_AT_HEADER
 from tasks.pipelines import STAGE_NAMES
+from tasks.provider_jobs import POLL_QUEUE
 from tasks.redis_clients import key, scan_client
+from tasks.webhook_outbox import WEBHOOK_QUEUE
 
-QUEUES = (*(queue_name(stage) for stage in STAGE_NAMES), "maintenance")
+QUEUES = (
+    *(queue_name(stage) for stage in STAGE_NAMES),
+    POLL_QUEUE,
+    WEBHOOK_QUEUE,
+    "maintenance",
+)
 """Every queue the workers consume (celeryconfig's task_queues)."""
 
 

@@ -11,6 +11,7 @@ import pytest
 from tasks.db import db
 from tasks.models import ApiKey, Job, User
 from tasks.pipelines import STAGE_NAMES
+from tasks.queue_depths import QUEUES
 
 
 def _ok(runner: Any, *args: str) -> str:
@@ -110,7 +111,6 @@ def test_retry_resumes_a_canceled_job_and_purge_refuses_active_ones(
 def test_queues_shows_every_queue_and_lane(runner: Any) -> None:
     output = _ok(runner, "queues").splitlines()
     assert output[0].split() == ["QUEUE", "HIGH", "DEFAULT", "LOW", "TOTAL", "OLDEST"]
-    queues = (*STAGE_NAMES, "maintenance")
-    names = {line.split()[0] for line in output[1 : 1 + len(queues)]}
-    assert names == set(queues)
+    names = {line.split()[0] for line in output[1 : 1 + len(QUEUES)]}
+    assert names == {*STAGE_NAMES, "provider_poll", "webhooks", "maintenance"} == set(QUEUES)
     assert "not yet acknowledged" in output[-2]
