@@ -6,7 +6,9 @@ id, a random callback token and the time of its next poll. No worker waits.
 A `provider.poll` task sent with a countdown asks the provider; a signed callback
 to /api/v1/callbacks/{provider}/{token} sends that task at once. Whichever sees
 the result first moves the row back to running (`claims.wake_stage`: one wins)
-and finishes the stage; later polls and callbacks find nothing waiting.
+and finishes the stage; later polls and callbacks find nothing waiting. Each
+scheduled poll carries a ticket (the `poll_at` it was sent for) and only the
+holder of the current one schedules the next: one poll chain per parked stage.
 """
 
 from __future__ import annotations
