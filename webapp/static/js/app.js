@@ -174,14 +174,13 @@ function showBanner(message) {
 // --- Wiring --------------------------------------------------------------------------
 
 function boot() {
-  const submitted = (job) => {
-    session.list.upsert(job);
-    session.live.kick();
-    return job;
-  };
   const forms = {
-    submit: async (body) => submitted(await session.api.submitJob(body)),
-    submitForm: async (form) => submitted(await session.api.submitJob(form)),
+    submit: async (body) => {
+      const job = await session.api.submitJob(body);
+      session.list.upsert(job);
+      session.live.kick();
+      return job;
+    },
     isShown: (job) => session.list.matches(job),
     onUnauthorized: () => signOut("Your API key is no longer accepted."),
   };

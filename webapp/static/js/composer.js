@@ -1,6 +1,8 @@
 // The "New job" form: kind tabs, the prompt counter, the priorities this account may
 // use, and submitting, with the API's field errors shown under the fields they name.
 
+import { clearErrors, sendJob, showFieldError } from "./forms.js";
+
 const $ = (id) => document.getElementById(id);
 
 /**
@@ -35,57 +37,27 @@ export function offerPriorities(allowed) {
 async function submitImage(event, { submit, isShown, onUnauthorized }) {
   event.preventDefault();
   const form = event.currentTarget;
-  clearErrors(form);
+  clearErrors(form, $("image-form-error"));
   const prompt = $("prompt").value.trim();
-  if (!prompt) return fieldError("input.prompt", "Write a prompt first.");
-  const button = $("submit-image");
-  const status = $("image-form-status");
-  button.disabled = true;
-  status.textContent = "Submitting…";
-  try {
-    const job = await submit({
-      kind: "image",
-      input: { prompt, size: $("size").value, quality: $("quality").value },
-      priority: form.elements.priority.value,
-    });
+  if (!prompt) return showFieldError(form, "input.prompt", "Write a prompt first.");
+  const parts = {
+    form,
+    button: $("submit-image"),
+    status: $("image-form-status"),
+    formError: $("image-form-error"),
+    busyText: "Submitting…",
+    isShown,
+    onUnauthorized,
+  };
+  const body = {
+    kind: "image",
+    input: { prompt, size: $("size").value, quality: $("quality").value },
+    priority: form.elements.priority.value,
+  };
+  await sendJob(parts, () => submit(body), () => {
     $("prompt").value = "";
     updateCounter();
-    const hidden = isShown(job) ? "" : " (hidden by the current filter)";
-    status.textContent = `Submitted job #${job.id.slice(0, 8)}${hidden}.`;
-  } catch (error) {
-    status.textContent = "";
-    if (error.status === 401) return onUnauthorized();
-    const wait = error.retryAfterS ? ` Try again in ${Math.ceil(error.retryAfterS)} s.` : "";
-    if (!error.field || !fieldError(error.field, error.message)) {
-      $("image-form-error").textContent = `${error.message}${wait}`;
-    }
-  } finally {
-    button.disabled = false;
-  }
-}
-
-/** Show `message` under the field the API named; false if the form has no such field. */
-function fieldError(field, message) {
-  const wrapper = document.querySelector(`#panel-image [data-field="${CSS.escape(field)}"]`);
-  if (!wrapper) return false;
-  const prefix = `${field}: `; // the API prefixes messages with the field's path
-  wrapper.querySelector(".field-error").textContent = message.startsWith(prefix)
-    ? message.slice(prefix.length)
-    : message;
-  wrapper.classList.add("has-error");
-  const control = wrapper.querySelector("textarea, select, input");
-  control.setAttribute("aria-invalid", "true");
-  control.focus();
-  return true;
-}
-
-function clearErrors(form) {
-  for (const wrapper of form.querySelectorAll(".has-error")) {
-    wrapper.classList.remove("has-error");
-    wrapper.querySelector(".field-error").textContent = "";
-    wrapper.querySelector("[aria-invalid]")?.removeAttribute("aria-invalid");
-  }
-  $("image-form-error").textContent = "";
+  });
 }
 
 function updateCounter() {

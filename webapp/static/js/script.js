@@ -2,6 +2,7 @@
 // job card, and the screenplay reader. Text from the server or the novel only ever
 // reaches the page as text nodes: the Markdown is parsed here, never given to innerHTML.
 
+import { clearErrors, sendJob, showFieldError } from "./forms.js";
 import { artifact, linkDownload } from "./media.js";
 
 const $ = (id) => document.getElementById(id);
@@ -19,8 +20,8 @@ const FIELDS = {
 };
 
 /**
- * Wire the script form. submit(body) posts JSON, submitForm(formData) posts multipart;
- * both answer the job. isShown(job) and onUnauthorized() as for the image form.
+ * Wire the script form. submit(body) posts JSON or FormData (multipart) and answers the
+ * job; isShown(job) and onUnauthorized() as for the image form.
  */
 export function setupScriptForm(handlers) {
   const form = $("panel-script");
@@ -41,40 +42,37 @@ export function setupScriptForm(handlers) {
   updateCount();
 }
 
-async function submitScript(event, { submit, submitForm, isShown, onUnauthorized }) {
+async function submitScript(event, { submit, isShown, onUnauthorized }) {
   event.preventDefault();
   const form = event.currentTarget;
-  clearErrors(form);
+  clearErrors(form, $("script-form-error"));
   const file = $("novel-file").files[0];
   const text = $("novel-text").value;
-  if (!file && !text.trim()) return fieldError("novel", "Paste the novel or choose a .txt file.");
+  if (!file && !text.trim()) {
+    return showFieldError(form, "novel", "Paste the novel or choose a .txt file.", FIELDS);
+  }
   const options = {
     style: $("script-style").value.trim(),
     episodes: $("script-episodes").value.trim(),
     language: $("script-language").value,
   };
-  const button = $("submit-script");
-  const status = $("script-form-status");
-  button.disabled = true;
-  status.textContent = file ? "Uploading…" : "Submitting…";
-  try {
-    const job = file ? await submitForm(asFormData(file, options)) : await submit(asJson(text, options));
+  const parts = {
+    form,
+    button: $("submit-script"),
+    status: $("script-form-status"),
+    formError: $("script-form-error"),
+    busyText: file ? "Uploading…" : "Submitting…",
+    names: FIELDS,
+    isShown,
+    onUnauthorized,
+  };
+  const body = file ? asFormData(file, options) : asJson(text, options);
+  await sendJob(parts, () => submit(body), () => {
     $("novel-text").value = "";
     $("novel-file").value = "";
     showFile();
     updateCount();
-    const hidden = isShown(job) ? "" : " (hidden by the current filter)";
-    status.textContent = `Submitted job #${job.id.slice(0, 8)}${hidden}.`;
-  } catch (error) {
-    status.textContent = "";
-    if (error.status === 401) return onUnauthorized();
-    const wait = error.retryAfterS ? ` Try again in ${Math.ceil(error.retryAfterS)} s.` : "";
-    if (!error.field || !fieldError(error.field, error.message)) {
-      $("script-form-error").textContent = `${error.message}${wait}`;
-    }
-  } finally {
-    button.disabled = false;
-  }
+  });
 }
 
 function asJson(text, { style, episodes, language }) {
@@ -93,31 +91,6 @@ function asFormData(file, { style, episodes, language }) {
     if (value) data.set(name, value);
   }
   return data;
-}
-
-/** Show `message` under the field the API named; false if the form has no such field. */
-function fieldError(field, message) {
-  const name = FIELDS[field] || field;
-  const wrapper = document.querySelector(`#panel-script [data-field="${CSS.escape(name)}"]`);
-  if (!wrapper) return false;
-  const prefix = `${field}: `; // the API prefixes messages with the field's name
-  wrapper.querySelector(".field-error").textContent = message.startsWith(prefix)
-    ? message.slice(prefix.length)
-    : message;
-  wrapper.classList.add("has-error");
-  const control = wrapper.querySelector("textarea, select, input");
-  control.setAttribute("aria-invalid", "true");
-  control.focus();
-  return true;
-}
-
-function clearErrors(form) {
-  for (const wrapper of form.querySelectorAll(".has-error")) {
-    wrapper.classList.remove("has-error");
-    wrapper.querySelector(".field-error").textContent = "";
-    wrapper.querySelector("[aria-invalid]")?.removeAttribute("aria-invalid");
-  }
-  $("script-form-error").textContent = "";
 }
 
 function updateCount() {

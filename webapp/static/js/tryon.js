@@ -1,6 +1,7 @@
 // Try-on: the form (two photos and an occasion, sent as multipart/form-data) and, on a
 // completed card, the result: before and after, the styling advice, and every step's image.
 
+import { clearErrors, clearFieldError, sendJob, showFieldError } from "./forms.js";
 import { artifact } from "./media.js";
 
 const $ = (id) => document.getElementById(id);
@@ -32,20 +33,19 @@ function showPreview(input) {
   wrapper.querySelector("[data-drop-text]").textContent = file ? file.name : "Choose a photo";
   if (file) image.src = URL.createObjectURL(file);
   else image.removeAttribute("src");
-  clearError(wrapper);
+  clearFieldError(wrapper);
 }
 
 async function submitTryon(event, { submit, isShown, onUnauthorized }) {
   event.preventDefault();
   const form = event.currentTarget;
-  for (const wrapper of form.querySelectorAll(".has-error")) clearError(wrapper);
-  $("tryon-form-error").textContent = "";
+  clearErrors(form, $("tryon-form-error"));
   const missing = [
     ["human_image", !$("human_image").files.length, "Choose a photo of the person."],
     ["garment_image", !$("garment_image").files.length, "Choose a photo of the garment."],
     ["occasion", !$("occasion").value.trim(), "Say what the outfit is for."],
   ].filter(([, isMissing]) => isMissing);
-  for (const [field, , message] of missing) fieldError(field, message);
+  for (const [field, , message] of missing) showFieldError(form, field, message);
   if (missing.length) return;
 
   const body = new FormData();
@@ -53,47 +53,19 @@ async function submitTryon(event, { submit, isShown, onUnauthorized }) {
   body.set("occasion", $("occasion").value.trim());
   body.set("human_image", $("human_image").files[0]);
   body.set("garment_image", $("garment_image").files[0]);
-  const button = $("submit-tryon");
-  const status = $("tryon-form-status");
-  button.disabled = true;
-  status.textContent = "Uploading…";
-  try {
-    const job = await submit(body);
+  const parts = {
+    form,
+    button: $("submit-tryon"),
+    status: $("tryon-form-status"),
+    formError: $("tryon-form-error"),
+    busyText: "Uploading…",
+    isShown,
+    onUnauthorized,
+  };
+  await sendJob(parts, () => submit(body), () => {
     form.reset();
     for (const input of form.querySelectorAll("input[type=file]")) showPreview(input);
-    const hidden = isShown(job) ? "" : " (hidden by the current filter)";
-    status.textContent = `Submitted job #${job.id.slice(0, 8)}${hidden}.`;
-  } catch (error) {
-    status.textContent = "";
-    if (error.status === 401) return onUnauthorized();
-    const wait = error.retryAfterS ? ` Try again in ${Math.ceil(error.retryAfterS)} s.` : "";
-    if (!error.field || !fieldError(error.field, error.message)) {
-      $("tryon-form-error").textContent = `${error.message}${wait}`;
-    }
-  } finally {
-    button.disabled = false;
-  }
-}
-
-/** Show `message` under the field the API named; false if the form has no such field. */
-function fieldError(field, message) {
-  const wrapper = document.querySelector(`#panel-tryon [data-field="${CSS.escape(field)}"]`);
-  if (!wrapper) return false;
-  const prefix = `${field}: `; // the API prefixes messages with the field's name
-  wrapper.querySelector(".field-error").textContent = message.startsWith(prefix)
-    ? message.slice(prefix.length)
-    : message;
-  wrapper.classList.add("has-error");
-  const control = wrapper.querySelector("input");
-  control.setAttribute("aria-invalid", "true");
-  if (control.type !== "file") control.focus();
-  return true;
-}
-
-function clearError(wrapper) {
-  wrapper.classList.remove("has-error");
-  wrapper.querySelector(".field-error").textContent = "";
-  wrapper.querySelector("[aria-invalid]")?.removeAttribute("aria-invalid");
+  });
 }
 
 /** Fill a card's extra box with a completed try-on's result; empty it otherwise. */
