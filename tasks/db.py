@@ -8,6 +8,7 @@ from typing import Any
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, registry
 
 NAMING_CONVENTION = {
@@ -33,3 +34,15 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+DATABASE_DOWN = (OperationalError, InterfaceError)
+"""Connection-level database failures: a task hit by one is sent again until Postgres is back."""
+
+RETRY_WHILE_DATABASE_DOWN: dict[str, Any] = {
+    "autoretry_for": DATABASE_DOWN,
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+    "retry_jitter": True,
+    "max_retries": 40,
+}
+"""Celery task options for tasks that must outlast a Postgres restart (stages, polls)."""

@@ -57,17 +57,8 @@ def send_marked_stages(stages: list[tuple[str, str, int, str]]) -> int:
     mark and the later ones are cleared, so the reconciler treats them as
     never sent. Returns how many were sent.
     """
-    celery_app = current_app.extensions["celery"]
     for sent, (job_id, stage, attempts, lane) in enumerate(stages):
-        try:
-            celery_app.send_task(
-                stage_task_name(stage),
-                args=(job_id, attempts),
-                queue=queue_name(stage),
-                priority=LANE_PRIORITY[lane],
-            )
-        except BROKER_ERRORS as exc:
-            log.warning("could not enqueue %s of job %s (will retry later): %s", stage, job_id, exc)
+        if not _send(job_id, stage, attempts, lane, countdown_s=None):
             for unsent in stages[sent:]:
                 unmark_enqueued(*unsent[:3])
             db.session.commit()
@@ -79,23 +70,30 @@ def enqueue_stages(
     stages: list[tuple[str, str, int, str]], *, countdown_s: float | None = None
 ) -> int:
     """Publish (job id, stage, attempts, lane) stage attempts; mark the sent ones in one commit."""
-    # The Celery app of the Flask app whose context we are in (web request or task).
-    celery_app = current_app.extensions["celery"]
     sent = []
     for job_id, stage, attempts, lane in stages:
-        try:
-            celery_app.send_task(
-                stage_task_name(stage),
-                args=(job_id, attempts),
-                queue=queue_name(stage),
-                priority=LANE_PRIORITY[lane],
-                countdown=countdown_s,
-            )
-        except BROKER_ERRORS as exc:
-            log.warning("could not enqueue %s of job %s (will retry later): %s", stage, job_id, exc)
+        if not _send(job_id, stage, attempts, lane, countdown_s=countdown_s):
             break  # the broker is down: the rest would fail too; the reconciler sends them
         sent.append((job_id, stage, attempts))
     for job_id, stage, attempts in sent:
         mark_enqueued(job_id, stage, attempts)
     db.session.commit()
     return len(sent)
+
+
+def _send(job_id: str, stage: str, attempts: int, lane: str, *, countdown_s: float | None) -> bool:
+    """Publish one stage attempt; False (and logged) when the broker cannot take it."""
+    # The Celery app of the Flask app whose context we are in (web request or task).
+    celery_app = current_app.extensions["celery"]
+    try:
+        celery_app.send_task(
+            stage_task_name(stage),
+            args=(job_id, attempts),
+            queue=queue_name(stage),
+            priority=LANE_PRIORITY[lane],
+            countdown=countdown_s,
+        )
+    except BROKER_ERRORS as exc:
+        log.warning("could not enqueue %s of job %s (will retry later): %s", stage, job_id, exc)
+        return False
+    return True

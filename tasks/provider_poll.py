@@ -13,11 +13,11 @@ from celery import shared_task
 
 from config import get_settings
 from tasks.claims import wake_stage
-from tasks.db import db
+from tasks.db import RETRY_WHILE_DATABASE_DOWN, db
 from tasks.errors import PermanentError, ProviderTimeout, TransientError
 from tasks.provider_jobs import POLL_TASK, WaitingStage, schedule_next_poll, waiting_stage
 from tasks.providers import ProviderJobStatus, get_provider
-from tasks.runner import DATABASE_DOWN, finish_waiting_stage
+from tasks.runner import finish_waiting_stage
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +25,7 @@ log = logging.getLogger(__name__)
 @shared_task(
     name=POLL_TASK,
     ignore_result=True,
-    autoretry_for=DATABASE_DOWN,
-    retry_backoff=1,
-    retry_backoff_max=30,
-    retry_jitter=True,
-    max_retries=40,
+    **RETRY_WHILE_DATABASE_DOWN,
 )
 def poll_provider_job(job_id: str, stage: str, fence: int, due: str | None = None) -> None:
     """Ask the provider about a parked stage's job; finish the stage once it is done."""

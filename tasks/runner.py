@@ -13,7 +13,6 @@ from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from tasks.admission import admit_for_jobs
 from tasks.artifacts import job_dir
@@ -24,7 +23,7 @@ from tasks.claims import (
     settle_stage,
 )
 from tasks.context import StageCanceled, StageContext
-from tasks.db import db
+from tasks.db import DATABASE_DOWN, RETRY_WHILE_DATABASE_DOWN, db
 from tasks.enqueue import enqueue_stage, send_marked_stages, stage_task_name
 from tasks.errors import GenerationError, PermanentError, ProviderTimeout
 from tasks.metrics import remember_kind
@@ -44,10 +43,6 @@ from tasks.signals import stage_attempt_failed
 from tasks.states import PENDING, PROCESSING, record_progress, transition
 
 log = logging.getLogger(__name__)
-
-
-DATABASE_DOWN = (OperationalError, InterfaceError)
-"""Connection-level database failures: the stage message is re-sent until Postgres is back."""
 
 
 class InternalError(PermanentError):
@@ -243,11 +238,7 @@ def _register_stage_task(stage: str) -> Task:
     @shared_task(
         name=stage_task_name(stage),
         ignore_result=True,
-        autoretry_for=DATABASE_DOWN,
-        retry_backoff=1,
-        retry_backoff_max=30,
-        retry_jitter=True,
-        max_retries=40,
+        **RETRY_WHILE_DATABASE_DOWN,
     )
     def run(job_id: str, expected_attempts: int) -> None:
         run_stage(job_id, stage, expected_attempts)

@@ -27,11 +27,11 @@ from typing import Any
 import httpx
 from celery import shared_task
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from standardwebhooks import Webhook
 
 from config import get_settings
-from tasks.db import db
+from tasks.db import DATABASE_DOWN, db
 from tasks.metrics import WEBHOOK_DELIVERIES
 from tasks.webhook_accounts import signing_secrets
 from tasks.webhook_models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -55,7 +55,7 @@ USER_AGENT = "genjobs-webhooks/1"
 @shared_task(
     name="webhooks.deliver",
     ignore_result=True,
-    autoretry_for=(OperationalError, InterfaceError),
+    autoretry_for=DATABASE_DOWN,
     retry_backoff=1,
     retry_backoff_max=60,
     max_retries=20,
