@@ -1,6 +1,6 @@
 """Stage rows under the attempt fence.
 
-A stage message carries the attempt count it expects. `claim_stage` moves the
+A stage message carries the attempt count it expects. `claim_stage_of_active_job` moves the
 row from pending to running only if `attempts` still equals that number, and
 bumps it: of two deliveries of one message, exactly one claims. Every later
 write by the claimer matches on the new number (the fence), so a zombie
@@ -34,24 +34,6 @@ def _update_stage(conditions: tuple[ColumnElement[bool], ...], **values: Any) ->
     stmt = update(JobStage).where(*conditions).values(**values)
     result = db.session.execute(stmt.execution_options(synchronize_session=False))
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def claim_stage(job_id: str, stage: str, expected_attempts: int) -> int | None:
-    """Take a pending stage for one attempt; the new attempt number is the fence."""
-    stmt = (
-        update(JobStage)
-        .where(*_stage_row(job_id, stage, status="pending", attempts=expected_attempts))
-        .values(
-            status="running",
-            attempts=JobStage.attempts + 1,
-            started_at=func.coalesce(JobStage.started_at, func.now()),
-            heartbeat_at=func.now(),
-            error=None,
-        )
-        .returning(JobStage.attempts)
-        .execution_options(synchronize_session=False)
-    )
-    return db.session.execute(stmt).scalar_one_or_none()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,7 +116,7 @@ _WAKE_OF_ACTIVE_JOB = _taking_stage(
 
 
 def claim_stage_of_active_job(job_id: str, stage: str, expected_attempts: int) -> Claim | None:
-    """Like `claim_stage`, for a pending or processing job only, returning the job's data.
+    """Take a pending stage of an active job for one attempt: the new attempt count is the fence.
 
     One statement instead of reading the job, claiming, and reading the earlier
     stages' outputs. The job row is read, not locked, so the row lock order stays

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from tasks.claims import claim_stage, holds_fence, settle_stage
+from tasks.claims import claim_stage_of_active_job, holds_fence, settle_stage
 from tasks.db import db
 from tasks.models import Job, JobStage
 from tasks.states import record_progress
@@ -29,7 +29,8 @@ def test_two_concurrent_claims_of_one_stage_only_one_wins(
     def claim() -> None:
         with app.app_context():
             barrier.wait()
-            fences.append(claim_stage(job_id, "prepare", 0))
+            claim = claim_stage_of_active_job(job_id, "prepare", 0)
+            fences.append(claim.fence if claim else None)
             db.session.commit()
 
     threads = [threading.Thread(target=claim) for _ in range(2)]
@@ -44,18 +45,21 @@ def test_two_concurrent_claims_of_one_stage_only_one_wins(
 
 def test_a_redelivered_message_cannot_claim_again(insert_job: Callable[..., str]) -> None:
     job_id = insert_job()
-    assert claim_stage(job_id, "prepare", 0) == 1
+    claim = claim_stage_of_active_job(job_id, "prepare", 0)
+    assert claim is not None and claim.fence == 1
     db.session.commit()
-    assert claim_stage(job_id, "prepare", 0) is None
+    assert claim_stage_of_active_job(job_id, "prepare", 0) is None
 
 
 def test_a_zombie_attempt_writes_nothing(insert_job: Callable[..., str]) -> None:
     job_id = insert_job(status="processing")
-    old = claim_stage(job_id, "prepare", 0)
+    claim = claim_stage_of_active_job(job_id, "prepare", 0)
+    old = claim.fence if claim else None
     assert old == 1
     # The stage is handed to a new attempt (as the reaper will do).
     assert settle_stage(job_id, "prepare", 1, "pending")
-    new = claim_stage(job_id, "prepare", 1)
+    claim = claim_stage_of_active_job(job_id, "prepare", 1)
+    new = claim.fence if claim else None
     db.session.commit()
     assert new == 2
     assert settle_stage(job_id, "prepare", old, "completed", output={"late": True}) is False

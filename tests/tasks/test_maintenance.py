@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tasks.broker_scan import held_stage_messages
-from tasks.claims import claim_stage
+from tasks.claims import claim_stage_of_active_job
 from tasks.db import db
 from tasks.enqueue import enqueue_stage
 from tasks.maintenance import reap_stale_stages, reconcile_stages
@@ -30,7 +30,8 @@ def _owned_job(
 
 def _start_and_abandon(job_id: str, attempts_before: int = 0) -> None:
     """What a worker killed mid-stage leaves behind: a running stage, an old heartbeat."""
-    assert claim_stage(job_id, "prepare", attempts_before) == attempts_before + 1
+    claim = claim_stage_of_active_job(job_id, "prepare", attempts_before)
+    assert claim is not None and claim.fence == attempts_before + 1
     transition(job_id, "pending", "processing", stage="prepare")
     db.session.execute(
         db.update(JobStage)
@@ -81,7 +82,7 @@ def test_a_fresh_heartbeat_is_left_alone(
     make_user: Callable[..., tuple[int, str]], insert_job: Callable[..., str]
 ) -> None:
     job_id, _ = _owned_job(make_user, insert_job)
-    claim_stage(job_id, "prepare", 0)
+    assert claim_stage_of_active_job(job_id, "prepare", 0) is not None
     transition(job_id, "pending", "processing", stage="prepare")
     db.session.commit()
     assert reap_stale_stages() == 0
